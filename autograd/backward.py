@@ -1,0 +1,129 @@
+"""Reverse mode: topological order, the chain rule, ``backward`` and ``grad``.
+
+The chain rule is one loop. Visiting nodes from the output back to the leaves (reverse
+topological order, so a node's gradient is complete before it is passed on), each node hands
+each operand ``local * gradient``, where ``local`` is d node / d operand:
+
+    dL/d operand += d node/d operand * dL/d node
+
+The locals are the floats recorded in the forward pass. With ``create_graph=True`` they are
+recomputed as Values from the same rules in ops.py, and the products and sums are recorded
+too, so the gradients are a graph that can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .modes import state
+from .ops import INF
+from .value import VALUES, Value, _check_real, constant, describe
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, each after all of its operands, ``root`` last.
+
+    Iterative depth-first search, so a graph of any depth works (no recursion limit).
+    """
+    order: list[Value] = []
+    seen = {root}
+    stack = [(root, iter(root.children))]
+    while stack:
+        node, operands = stack[-1]
+        for child in operands:
+            if child not in seen:
+                seen.add(child)
+                stack.append((child, iter(child.children)))
+                break
+        else:  # every operand is placed: the node can follow them
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def backprop(root: Value, seed: Any, *, create_graph: bool = False) -> dict[Value, Any]:
+    """d root / d node (times ``seed``) for every node root depends on, as a dict."""
+    grads: dict[Value, Any] = {root: seed}
+    check = state.anomaly
+    for node in reversed(topological_order(root)):
+        edges = node._edges
+        if not edges:
+            continue
+        g = grads[node]
+        half = len(edges) // 2
+        operands = edges[:half]
+        if create_graph:
+            locals_ = node._info.op.derivative(VALUES, node, *operands)
+        else:
+            locals_ = edges[half:]
+        for child, local in zip(operands, locals_):
+            contribution = local * g
+            if check:
+                _check_backward(node, child, local, g, contribution)
+            grads[child] = grads[child] + contribution if child in grads else contribution
+    return grads
+
+
+def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) -> None:
+    """Add d root / d node (times ``gradient``) into every node's ``.grad``; see Value.backward."""
+    if not isinstance(root, Value):
+        raise TypeError(f"backward: expected a Value, got {type(root).__name__}")
+    seed = _seed(gradient, create_graph)
+    for node, g in backprop(root, seed, create_graph=create_graph).items():
+        node.grad = node.grad + g
+
+
+def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool = False) -> list[Any]:
+    """d output / d input for each input, leaving every ``.grad`` untouched.
+
+    An input that ``output`` does not depend on gets ``0.0``. With ``create_graph=True`` the
+    results are Values that can be differentiated again:
+
+    >>> from autograd import Value, grad
+    >>> x = Value(2.0)
+    >>> y = x ** 3
+    >>> dy, = grad(y, [x], create_graph=True)     # 3x^2
+    >>> d2y, = grad(dy, [x])                       # 6x
+    >>> float(dy), d2y
+    (12.0, 12.0)
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    if isinstance(inputs, Value):
+        inputs = [inputs]
+    inputs = list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
+    grads = backprop(output, _seed(1.0, create_graph), create_graph=create_graph)
+    zero: Any = constant(0.0, "grad") if create_graph else 0.0
+    return [grads.get(x, zero) for x in inputs]
+
+
+def _seed(gradient: Any, create_graph: bool) -> Any:
+    if isinstance(gradient, Value):
+        return gradient if create_graph else gradient.data
+    g = _check_real(gradient, "backward(gradient=...)")
+    return constant(g, "backward") if create_graph else g
+
+
+def _is_bad(x: Any) -> bool:
+    x = float(x)
+    return x != x or abs(x) == INF
+
+
+def _check_backward(node: Value, child: Value, local: Any, g: Any, contribution: Any) -> None:
+    if _is_bad(contribution) and not _is_bad(g):
+        operands = ", ".join(f"{describe(c)}={c.data!r}" for c in node.children)
+        raise FloatingPointError(
+            f"backward of {node.op} (node {describe(node)}) produced {float(contribution)!r} for operand "
+            f"{describe(child)}: local derivative {float(local)!r} times incoming gradient {float(g)!r}; "
+            f"inputs ({operands})"
+        )
+
+
+def zero_grad(values: Iterable[Value]) -> None:
+    """Set ``.grad`` of each Value back to ``0.0``."""
+    for v in values:
+        v.grad = 0.0

@@ -1,0 +1,1 @@
+"""chainrule's networks (in progress)."""
