@@ -8,7 +8,7 @@ setup:
 	@scripts/setup.sh dev
 
 demo: setup
-	$(PY) -m autograd
+	$(VENV)/bin/chainrule train --out out
 
 test: setup
 	$(PY) -m pytest

@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):  # drawing imports graphviz: only when a drawing is asked for
-    if name in ("draw", "draw_steps", "save_steps", "GraphTooLarge"):
+    if name in ("draw", "draw_steps", "save_steps", "GraphTooLarge", "GraphvizMissing"):
         from . import drawing as _draw_module
 
         return getattr(_draw_module, name)

@@ -13,7 +13,7 @@ too, so the gradients are a graph that can be differentiated again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .modes import state
@@ -42,8 +42,14 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def backprop(root: Value, seed: Any, *, create_graph: bool = False) -> dict[Value, Any]:
-    """d root / d node (times ``seed``) for every node root depends on, as a dict."""
+def backprop(
+    root: Value, seed: Any, *, create_graph: bool = False, on_step: Callable[[Value, dict], None] | None = None
+) -> dict[Value, Any]:
+    """d root / d node (times ``seed``) for every node root depends on, as a dict.
+
+    ``on_step(node, grads)``, if given, is called after each node has passed its gradient on
+    (the backward stepper in drawing.py shows these steps).
+    """
     grads: dict[Value, Any] = {root: seed}
     check = state.anomaly
     for node in reversed(topological_order(root)):
@@ -62,6 +68,8 @@ def backprop(root: Value, seed: Any, *, create_graph: bool = False) -> dict[Valu
             if check:
                 _check_backward(node, child, local, g, contribution)
             grads[child] = grads[child] + contribution if child in grads else contribution
+        if on_step is not None:
+            on_step(node, grads)
     return grads
 
 

@@ -1,0 +1,247 @@
+"""The ``chainrule`` command (also ``python -m nn``).
+
+``chainrule train`` trains the seed network "L1 → sigmoid → L2" with softmax cross-entropy
+and SGD on a built-in data set and prints its loss and accuracy; ``--out DIR`` also writes the
+model file and pictures. ``chainrule graph EXPR name=value ...`` evaluates an expression with
+Values, prints the gradients and draws the graph. Bad options exit with status 2 and one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import nn
+from autograd import no_grad
+from nn import optim
+
+from . import plots
+
+DATASETS = ("moons", "xor", "animals", "digits")
+LOSSES = ("cross-entropy", "mse", "hinge", "bce")
+OPTIMIZERS = ("sgd", "adam")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
+
+
+class UsageError(Exception):
+    """A bad command line: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one clear line instead of usage + traceback
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 16 or 32,16, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive sizes like 16 or 32,16, got {text!r}")
+    return sizes
+
+
+def _train_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the seed network L1 → sigmoid → L2 on built-in data",
+        description="Train the seed network L1 → activation → L2 (→ ... ) on a built-in data set and report "
+        "its loss and accuracy. With --out, also write model.json, loss.png, boundary.png (2-D data) and "
+        "graph.png (one sample's computation graph).",
+    )
+    p.add_argument("--data", choices=DATASETS, default="moons", help="data set (default: moons)")
+    p.add_argument("--samples", type=_positive_int, default=200, help="samples to generate for moons/xor/animals (default: 200)")
+    p.add_argument("--hidden", type=_sizes, default=[16], help="hidden layer sizes, comma-separated (default: 16)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation (default: sigmoid)")
+    p.add_argument("--loss", choices=LOSSES, default="cross-entropy", help="cost function (default: cross-entropy)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="optimizer (default: sgd)")
+    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: 0.5 for sgd, 0.01 for adam)")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    p.add_argument("--epochs", type=_positive_int, default=150, help="passes over the training data (default: 150)")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="mini-batch size (default: 16)")
+    p.add_argument("--tol", type=_positive_float, default=None, help="stop once no weight moves more than this in an epoch")
+    p.add_argument("--test-size", type=_fraction, default=0.25, help="fraction held out for testing (default: 0.25)")
+    p.add_argument("--seed", type=int, default=0, help="seed for data, weights and shuffling (default: 0)")
+    p.add_argument("--out", type=Path, default=None, help="directory for model.json and the PNG pictures")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _graph_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "graph",
+        help="evaluate an expression, print its gradients and draw its graph",
+        description="Evaluate EXPR with Values bound to the given name=value pairs, run backward, print each "
+        "variable's gradient and write the computation graph (format from the -o extension: png, svg, pdf, dot). "
+        "EXPR may use numbers, variable names, + - * / **, unary minus, parentheses and exp, log, sqrt, tanh, "
+        "sigmoid, relu, abs; nothing else is accepted, and nothing is ever passed to eval.",
+    )
+    p.add_argument("expression", help='e.g. "tanh(x*w + b)"')
+    p.add_argument("bindings", nargs="*", metavar="name=value", help="a number for each variable, e.g. x=2 w=-3 b=6.88")
+    p.add_argument("-o", "--output", type=Path, default=None, help="file to write the drawing to (e.g. neuron.png)")
+    p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="layout direction (default: LR)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chainrule", description="Train and draw neural networks built on a scalar autograd engine.")
+    sub = parser.add_subparsers(dest="command", metavar="{train,graph}", parser_class=_Parser)
+    _train_parser(sub)
+    _graph_parser(sub)
+    return parser
+
+
+def _load_data(args: argparse.Namespace) -> tuple[list, list, int, list[str]]:
+    if args.data == "digits":
+        X, y = nn.data.digits()
+        return X, y, 10, [str(d) for d in range(10)]
+    if args.data == "animals":
+        X, y = nn.data.animals(n=args.samples, seed=args.seed)
+        X = [[w / 10.0, length / 50.0] for w, length in X]  # kg/10 and cm/50: inputs near 1
+        return X, y, 2, list(nn.data.ANIMAL_CLASSES)
+    X, y = getattr(nn.data, args.data)(n=args.samples, seed=args.seed)
+    return X, y, 2, ["0", "1"]
+
+
+def train(args: argparse.Namespace) -> int:
+    if args.loss in ("hinge", "bce") and args.data == "digits":
+        raise UsageError(f"chainrule train: --loss {args.loss} is for two classes; digits has 10 (use cross-entropy or mse)")
+    X, y, n_classes, class_names = _load_data(args)
+    X_train, X_test, y_train, y_test = nn.data.train_test_split(X, y, test_size=args.test_size, seed=args.seed)
+    random.seed(args.seed)
+    binary = args.loss in ("hinge", "bce")
+    n_out = 1 if binary else n_classes
+    sizes = [len(X[0]), *args.hidden, n_out]
+    parts: list[nn.Module] = []  # L1, activation, L2, ...
+    for i in range(len(sizes) - 1):
+        parts.append(nn.Layer(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            parts.append(_ACTIVATION_MODULES[args.activation]())
+    if args.loss == "bce":
+        parts.append(nn.Sigmoid())
+    model = nn.Sequential(*parts)
+    loss_fn, to_target = _loss(args.loss)
+    params = model.parameters()
+    lr = args.lr if args.lr is not None else (0.5 if args.optimizer == "sgd" else 0.01)
+    optimizer = optim.SGD(params, lr=lr, momentum=args.momentum) if args.optimizer == "sgd" else optim.Adam(params, lr=lr)
+
+    arrow = " → ".join(type(m).__name__ if not isinstance(m, nn.Layer) else f"L{(i // 2) + 1}({m.nin}→{m.nout})"
+                       for i, m in enumerate(model))
+    print(f"data: {args.data}, {len(X_train)} training and {len(X_test)} test samples, {n_classes} classes")
+    print(f"network: {arrow} → {args.loss} loss; {args.optimizer} lr={lr}, {len(params)} weights")
+    started = time.perf_counter()
+    history = nn.fit(model, X_train, [to_target(t) for t in y_train], loss_fn, optimizer, epochs=args.epochs,
+                     batch_size=args.batch_size, tol=args.tol, seed=args.seed, progress=not args.no_progress)
+    seconds = time.perf_counter() - started
+
+    train_acc = _accuracy(model, loss_fn, X_train, y_train, to_target)
+    test_acc = _accuracy(model, loss_fn, X_test, y_test, to_target)
+    print(f"trained {history.epochs} epochs in {seconds:.1f} s (stopped: {_STOPS[history.stopped]})")
+    print(f"final loss {history.loss[-1]:.4f}; train accuracy {train_acc:.1%}; test accuracy {test_acc:.1%}")
+    if args.out is not None:
+        _write_outputs(args.out, model, history, X, y, loss_fn, to_target, class_names)
+    return 0 if history.stopped != "interrupted" else 130
+
+
+_STOPS = {"epochs": "ran every epoch", "tol": "the weights stopped changing", "min_delta": "the loss stopped changing",
+          "interrupted": "interrupted"}
+_ACTIVATION_MODULES: dict[str, Any] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Sequential}
+
+
+class OneHotMSELoss(nn.MSELoss):
+    """½·MSE against one-hot targets from class indices; the largest output is the prediction."""
+
+    def forward(self, outputs: Any, targets: Any) -> Any:
+        width = len(outputs[0])
+        return super().forward(outputs, [[1.0 if k == t else 0.0 for k in range(width)] for t in targets])
+
+    def correct(self, output: Any, target: Any) -> bool:
+        return nn.CrossEntropyLoss().correct(output, target)
+
+
+def _loss(name: str) -> tuple[nn.Loss, Any]:
+    """The loss and how a class index becomes its target."""
+    if name == "cross-entropy":
+        return nn.CrossEntropyLoss(), int
+    if name == "mse":
+        return OneHotMSELoss(half=True), int
+    if name == "hinge":
+        return nn.HingeLoss(), lambda t: 1.0 if t else -1.0
+    return nn.BCELoss(), float
+
+
+def _accuracy(model: Any, loss_fn: Any, X: Sequence, y: Sequence, to_target: Any) -> float:
+    with no_grad():
+        return sum(bool(loss_fn.correct(model(x), to_target(t))) for x, t in zip(X, y)) / len(X)
+
+
+def _write_outputs(out: Path, model: Any, history: Any, X: list, y: list, loss_fn: Any, to_target: Any,
+                   class_names: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    nn.save(model, out / "model.json")
+    written = [out / "model.json"]
+    plots.loss_curve(history, out / "loss.png")
+    written.append(out / "loss.png")
+    if len(X[0]) == 2:
+        plots.decision_boundary(model, X, y, out / "boundary.png", class_names=class_names)
+        written.append(out / "boundary.png")
+    graph = plots.sample_graph(model, X[0], to_target(y[0]), loss_fn, out / "graph.png")
+    if graph is not None:
+        written.append(graph)
+    print("wrote " + ", ".join(str(p) for p in written))
+
+
+def graph(args: argparse.Namespace) -> int:
+    from .expr import run_graph_command
+
+    return run_graph_command(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("chainrule: choose a command, train or graph (see 'chainrule --help')")
+        return train(args) if args.command == "train" else graph(args)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Neurons, layers, activations and containers."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import autograd
+from autograd import Parameter, Value
+
+from .module import Module, as_inputs
+
+ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return activation
+
+
+def _check_size(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive whole number, got {n!r}")
+    return n
+
+
+def activate(v: Value, activation: str) -> Value:
+    """Apply a named activation to one Value ("linear" returns it unchanged)."""
+    if activation == "linear":
+        return v
+    return getattr(v, activation)()
+
+
+class Neuron(Module):
+    """``activation(w · x + b)``: one ``autograd.dot`` node plus its activation.
+
+    Weights and bias start uniform in ±1/√nin, as PyTorch's ``nn.Linear`` does; seed Python's
+    ``random`` for the same start every time.
+
+    >>> import random, nn
+    >>> random.seed(1)
+    >>> n = nn.Neuron(2, activation="tanh")
+    >>> y = n([1.0, -2.0])
+    >>> y.op, [c.op for c in y.children]
+    ('tanh', ['dot'])
+    """
+
+    def __init__(self, nin: int, activation: str = "linear"):
+        self.nin = _check_size(nin, "Neuron(nin)")
+        self.activation = _check_activation(activation)
+        bound = 1.0 / math.sqrt(nin)
+        self.w = [Parameter(random.uniform(-bound, bound), label=f"w{i}") for i in range(nin)]
+        self.b = Parameter(random.uniform(-bound, bound), label="b")
+
+    def forward(self, x: Sequence[Any]) -> Value:
+        return activate(autograd.dot(self.w, as_inputs(x, self.nin, "Neuron"), self.b), self.activation)
+
+    def config(self) -> dict[str, Any]:
+        return {"nin": self.nin, "activation": self.activation}
+
+    def extra_repr(self) -> str:
+        return f"{self.nin}, activation={self.activation!r}"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs: list of nin → list of nout Values."""
+
+    def __init__(self, nin: int, nout: int, activation: str = "linear"):
+        self.nin = _check_size(nin, "Layer(nin)")
+        self.nout = _check_size(nout, "Layer(nout)")
+        self.activation = _check_activation(activation)
+        self.neurons = [Neuron(nin, activation) for _ in range(nout)]
+        for i, neuron in enumerate(self.neurons):
+            neuron.name = f"Neuron {i + 1}"
+
+    def forward(self, x: Sequence[Any]) -> list[Value]:
+        x = as_inputs(x, self.nin, "Layer")  # once here, not once per neuron
+        return [n(x) for n in self.neurons]
+
+    def config(self) -> dict[str, Any]:
+        return {"nin": self.nin, "nout": self.nout, "activation": self.activation}
+
+    def extra_repr(self) -> str:
+        return f"{self.nin}, {self.nout}, activation={self.activation!r}"
+
+
+class _Elementwise(Module):
+    activation = "linear"
+
+    def forward(self, x: Any) -> Any:
+        if isinstance(x, Value):
+            return activate(x, self.activation)
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
+            raise TypeError(f"{type(self).__name__}: expected a list of Values, got {type(x).__name__}")
+        return [activate(v if isinstance(v, Value) else autograd.constant(v, self.activation), self.activation) for v in x]
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+class Sigmoid(_Elementwise):
+    """Elementwise logistic sigmoid, 1 / (1 + e^-x): list → list."""
+
+    activation = "sigmoid"
+
+
+class Tanh(_Elementwise):
+    """Elementwise tanh: list → list."""
+
+    activation = "tanh"
+
+
+class ReLU(_Elementwise):
+    """Elementwise max(0, x): list → list."""
+
+    activation = "relu"
+
+
+def _name_parts(modules: Sequence[Module], base: str = "") -> None:
+    """Name each part for drawings: "Layer 1", "Sigmoid", "Layer 2" (numbered when repeated)."""
+    kinds = [type(m).__name__ for m in modules]
+    seen: dict[str, int] = {}
+    for m, kind in zip(modules, kinds):
+        seen[kind] = seen.get(kind, 0) + 1
+        if not m.name:
+            m.name = f"{kind} {seen[kind]}" if kinds.count(kind) > 1 else kind
+
+
+class Sequential(Module):
+    """Applies its modules in order; ``seq[0]`` is the first, ``len(seq)`` how many.
+
+    The seed network "L1 → sigmoid → L2":
+
+    >>> import random, nn
+    >>> random.seed(0)
+    >>> net = nn.Sequential(nn.Layer(2, 3), nn.Sigmoid(), nn.Layer(3, 2))
+    >>> len(net), len(net.parameters()), len(net([0.5, -1.0]))
+    (3, 17, 2)
+    """
+
+    def __init__(self, *modules: Module):
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not an nn module")
+        self.modules = list(modules)
+        _name_parts(self.modules)
+
+    def named_children(self) -> Any:
+        for i, m in enumerate(self.modules):
+            yield str(i), m  # PyTorch's names: "0.neurons.1.w.0"
+
+    def forward(self, x: Any) -> Any:
+        for m in self.modules:
+            x = m(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.modules[i]
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def __iter__(self) -> Any:
+        return iter(self.modules)
+
+
+class MLP(Module):
+    """A multi-layer perceptron like micrograd's: ``MLP(2, [16, 16, 1])``.
+
+    Hidden layers use ``activation``; the last layer is linear. The output is a list (one
+    Value per output neuron), like ``Layer``.
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu"):
+        if isinstance(nouts, int) or not nouts:
+            raise ValueError(f"MLP(nouts): expected a non-empty list of layer sizes, got {nouts!r}")
+        self.nin = _check_size(nin, "MLP(nin)")
+        self.nouts = [_check_size(n, "MLP(nouts) entries") for n in nouts]
+        self.activation = _check_activation(activation)
+        sizes = [nin, *self.nouts]
+        last = len(self.nouts) - 1
+        self.layers = [Layer(sizes[i], sizes[i + 1], activation if i < last else "linear") for i in range(len(self.nouts))]
+        _name_parts(self.layers)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def config(self) -> dict[str, Any]:
+        return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation}
+
+
+def softmax(scores: Sequence[Any]) -> list[Value]:
+    """Probabilities from raw scores: e^s_i / Σ e^s_j, computed stably (the max is subtracted).
+
+    >>> from autograd import Value
+    >>> import nn
+    >>> [round(p.data, 3) for p in nn.softmax([Value(2.0), Value(1.0), Value(0.1)])]
+    [0.659, 0.242, 0.099]
+    """
+    values = [s if isinstance(s, Value) else autograd.constant(s, "softmax") for s in scores]
+    if not values:
+        raise ValueError("softmax: got no scores")
+    top = max(v.data for v in values)
+    exps = [(v - top).exp() for v in values]
+    total = autograd.sum(exps)
+    return [e / total for e in exps]

@@ -1,0 +1,156 @@
+"""The ``chainrule`` command, end to end, and what it refuses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import needs_dot
+
+import nn
+from nn.cli import main
+
+
+def run(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@needs_dot
+def test_train_end_to_end_writes_model_and_pictures(tmp_path, capsys):
+    code, out, err = run(["train", "--epochs", "4", "--no-progress", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    assert "final loss" in out and "train accuracy" in out and "test accuracy" in out
+    names = sorted(os.listdir(tmp_path))
+    assert names == ["boundary.png", "graph.png", "loss.png", "model.json"]
+    for name in names[:3]:
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    model = nn.load(tmp_path / "model.json")
+    assert isinstance(model, nn.Sequential) and len(model([0.5, 0.5])) == 2
+
+
+@pytest.mark.parametrize("options", [
+    ["--data", "xor", "--loss", "hinge", "--optimizer", "adam", "--hidden", "8,4", "--activation", "tanh"],
+    ["--data", "animals", "--loss", "bce", "--tol", "1e-9"],
+    ["--data", "moons", "--loss", "mse", "--batch-size", "50"],
+])
+def test_train_options(options, capsys):
+    code, out, err = run(["train", "--epochs", "3", "--no-progress", "--samples", "60", *options], capsys)
+    assert code == 0, err
+    assert "final loss" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--epochs", "0"], "--epochs: expected a positive whole number"),
+    (["train", "--lr", "fast"], "--lr: expected a number"),
+    (["train", "--data", "mnist"], "invalid choice: 'mnist'"),
+    (["train", "--hidden", "16,x"], "expected sizes like 16"),
+    (["train", "--test-size", "2"], "fraction between 0 and 1"),
+    (["train", "--data", "digits", "--loss", "hinge"], "is for two classes"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    ([], "choose a command"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_bad_options_exit_2_with_one_line(args, message, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+@needs_dot
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".dot"])
+def test_graph_end_to_end(tmp_path, capsys, suffix):
+    target = tmp_path / f"neuron{suffix}"
+    code, out, err = run(["graph", "tanh(x*w + b)", "x=2", "w=-3", "b=6.88", "-o", str(target)], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "tanh(x*w + b) = 0.706419"
+    assert lines[1:4] == ["d out / d x = -1.50292", "d out / d w = 1.00194", "d out / d b = 0.500972"]
+    data = target.read_bytes()
+    if suffix == ".png":
+        assert data.startswith(b"\x89PNG")
+    elif suffix == ".svg":
+        assert ET.fromstring(data).tag.endswith("svg")
+    else:
+        assert data.startswith(b"digraph {")
+
+
+def test_graph_without_output_only_prints(capsys):
+    code, out, _ = run(["graph", "x**2 + exp(x) - log(y)/sqrt(y) + relu(-x) + abs(x) + sigmoid(x)", "x=1", "y=4"], capsys)
+    assert code == 0 and "d out / d x" in out and "d out / d y" in out
+
+
+HOSTILE = [
+    "__import__('os').system('touch PWNED')",
+    "open('PWNED', 'w')",
+    "exec('1')",
+    "eval('1')",
+    "(lambda: 1)()",
+    "[x for x in (1, 2)]",
+    "{x: 1}",
+    "x[0]",
+    "x.data",
+    "x.__class__.__mro__",
+    "globals()",
+    "tanh.__globals__",
+    "print(x)",
+    "exp(x, y)",
+    "exp(x=1)",
+    "exp(*x)",
+    "1 if x else 2",
+    "x == 1",
+    "x and y",
+    "not x",
+    "~x",
+    "x // y",
+    "x % y",
+    "x @ y",
+    "x << y",
+    "'text'",
+    "b'bytes'",
+    "f'{x}'",
+    "True + x",
+    "(x := 1)",
+    "x, y",
+    "...",
+    "x; y",
+    "import os",
+    "",
+    "x +",
+    "2j * x",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE)
+def test_hostile_expressions_are_refused_without_running_anything(expression, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["graph", expression, "x=1", "y=2", "-o", "g.png"], capsys)
+    assert code == 2 and out == "", (expression, out)
+    assert len(err.strip().splitlines()) == 1 and err.startswith("chainrule graph: "), err
+    assert os.listdir(tmp_path) == []  # nothing ran, nothing was written
+
+
+@pytest.mark.parametrize("args, message", [
+    (["graph", "x*y", "x=1"], "variable 'y' has no value; pass y=NUMBER"),
+    (["graph", "x*2", "x2"], "'x2' is not of the form name=number"),
+    (["graph", "x*2", "x=abc"], "'abc' is not a number"),
+    (["graph", "x*2", "x=1", "z=3"], "z not used in the expression"),
+    (["graph", "x*2", "x=1", "-o", "out.gif"], "unknown output format '.gif'"),
+    (["graph", "x*2", "x=1", "-o", "noext"], "unknown output format '(none)'"),
+])
+def test_graph_input_errors_exit_2(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(args, capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_console_script_and_python_dash_m_run():
+    for command in ([os.path.join(os.path.dirname(sys.executable), "chainrule"), "--help"],
+                    [sys.executable, "-m", "nn", "graph", "x*x", "x=3"]):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    assert "d out / d x = 6" in result.stdout

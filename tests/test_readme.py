@@ -1,0 +1,52 @@
+"""Every shell command in README.md runs: ``chainrule`` commands here, ``make`` targets exist.
+
+CI runs ``make test``, ``make demo``, ``make lint`` and ``make bench`` for real (.ci/run); this
+test runs each ``chainrule`` line of the README as written, in a temporary directory, and checks
+that every ``make`` target the README names is defined.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import needs_dot
+
+from nn.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def shell_lines() -> list[str]:
+    lines = []
+    for block in re.findall(r"```sh\n(.*?)```", README, flags=re.S):
+        for line in block.splitlines():
+            command = line.split("#")[0].strip()
+            if command:
+                lines.append(command)
+    return lines
+
+
+def test_readme_has_the_two_setup_commands():
+    assert shell_lines()[:2] == ["make demo", "make test"]
+
+
+@needs_dot
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [c for c in shell_lines() if c.startswith("chainrule")])
+def test_chainrule_commands_in_readme_run(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = shlex.split(command)[1:]
+    assert main(args + (["--no-progress"] if args[0] == "train" else [])) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "d out / d" in out or "test accuracy" in out
+
+
+@pytest.mark.parametrize("command", [c for c in shell_lines() if c.startswith("make")])
+def test_make_targets_in_readme_exist(command):
+    result = subprocess.run(["make", "-n", *shlex.split(command)[1:]], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
