@@ -13,10 +13,11 @@ too, so the gradients are a graph that can be differentiated again.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .modes import state
+from .modes import gc_paused, state
 from .ops import INF
 from .value import VALUES, Value, _check_real, constant, describe
 
@@ -24,22 +25,38 @@ from .value import VALUES, Value, _check_real, constant, describe
 def topological_order(root: Value) -> list[Value]:
     """Every node ``root`` depends on, each after all of its operands, ``root`` last.
 
-    Iterative depth-first search, so a graph of any depth works (no recursion limit).
+    Iterative depth-first search, so a graph of any depth works (no recursion limit). A node
+    is pushed, then a ``None`` marker, then its operands: when the marker comes back off the
+    stack, everything below the node is placed, and the node follows it.
     """
     order: list[Value] = []
-    seen = {root}
-    stack = [(root, iter(root.children))]
+    seen: set[Value] = set()
+    stack: list[Value | None] = [root]
+    push, pop = stack.append, stack.pop
     while stack:
-        node, operands = stack[-1]
-        for child in operands:
-            if child not in seen:
-                seen.add(child)
-                stack.append((child, iter(child.children)))
-                break
-        else:  # every operand is placed: the node can follow them
-            stack.pop()
-            order.append(node)
+        node = pop()
+        if node is None:  # the marker: the node under it is complete
+            order.append(pop())  # type: ignore[arg-type]
+        elif node not in seen:
+            seen.add(node)
+            edges = node._edges
+            if edges:
+                push(node)
+                push(None)
+                stack.extend(edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
+            else:  # a leaf has nothing below it: it is placed at once
+                order.append(node)
     return order
+
+
+class _Zero:
+    """The starting gradient when gradients are Values: ``_Zero() + g`` is ``g`` itself, so no
+    "0 + g" node is recorded."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Any:
+        return other
 
 
 def backprop(
@@ -50,24 +67,24 @@ def backprop(
     ``on_step(node, grads)``, if given, is called after each node has passed its gradient on
     (the backward stepper in drawing.py shows these steps).
     """
-    grads: dict[Value, Any] = {root: seed}
+    grads: dict[Value, Any] = defaultdict(_Zero if create_graph else float)
+    grads[root] = seed
     check = state.anomaly
     for node in reversed(topological_order(root)):
         edges = node._edges
         if not edges:
             continue
         g = grads[node]
-        half = len(edges) // 2
+        half = len(edges) >> 1
         operands = edges[:half]
         if create_graph:
             locals_ = node._info.op.derivative(VALUES, node, *operands)
         else:
             locals_ = edges[half:]
         for child, local in zip(operands, locals_):
-            contribution = local * g
             if check:
-                _check_backward(node, child, local, g, contribution)
-            grads[child] = grads[child] + contribution if child in grads else contribution
+                _check_backward(node, child, local, g, local * g)
+            grads[child] += local * g  # the chain rule
         if on_step is not None:
             on_step(node, grads)
     return grads
@@ -78,8 +95,9 @@ def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) ->
     if not isinstance(root, Value):
         raise TypeError(f"backward: expected a Value, got {type(root).__name__}")
     seed = _seed(gradient, create_graph)
-    for node, g in backprop(root, seed, create_graph=create_graph).items():
-        node.grad = node.grad + g
+    with gc_paused():
+        for node, g in backprop(root, seed, create_graph=create_graph).items():
+            node.grad = node.grad + g
 
 
 def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool = False) -> list[Any]:
@@ -106,7 +124,7 @@ def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool =
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
     grads = backprop(output, _seed(1.0, create_graph), create_graph=create_graph)
     zero: Any = constant(0.0, "grad") if create_graph else 0.0
-    return [grads.get(x, zero) for x in inputs]
+    return [grads.get(x, zero) for x in inputs]  # .get: an input that output does not depend on
 
 
 def _seed(gradient: Any, create_graph: bool) -> Any:

@@ -78,7 +78,7 @@ class _Layout:
             if not v._edges and isinstance(v, Parameter) and v in consumers:
                 home = consumers[v]  # a parameter sits with the operation that uses it
             path = home._info.scope.path()
-            key = tuple(s.owner for s in path)
+            key = path  # scopes are kept by their modules: the same module is the same Scope
             for k in range(1, len(path) + 1):
                 self._name(key[:k], path[k - 1].name)
             self.group[v] = key

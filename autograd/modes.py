@@ -7,6 +7,7 @@ thread at a time.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,18 +30,18 @@ class Tag:
 
 
 class Scope:
-    """A named region of graph building, e.g. one ``nn`` module's call; drawings group by it.
+    """A named region of graph building, e.g. one ``nn`` module; drawings group nodes by it.
 
-    Scopes nest. ``owner`` identifies what the scope stands for (an ``nn`` module passes
-    itself): drawings put the nodes of every call of the same owner, under the same enclosing
-    owners, in one group.
+    Scopes nest: each has a parent (the root scope has none). Entering a scope (``with
+    scope_object:``) records the nodes created inside under it, and must happen inside its
+    parent; leaving returns to the parent. An ``nn`` module keeps its Scope and enters it on
+    every call, so all calls of one module are one group.
     """
 
-    __slots__ = ("name", "owner", "parent", "depth", "tags")
+    __slots__ = ("name", "parent", "depth", "tags")
 
-    def __init__(self, name: str, owner: Any = None, parent: "Scope | None" = None):
+    def __init__(self, name: str, parent: "Scope | None" = None):
         self.name = name
-        self.owner = name if owner is None else owner
         self.parent = parent
         self.depth: int = 0 if parent is None else parent.depth + 1
         self.tags = _TagCache(self)
@@ -53,6 +54,16 @@ class Scope:
             chain.append(scope)
             scope = scope.parent
         return tuple(reversed(chain))
+
+    def __enter__(self) -> "Scope":
+        state.scope = self
+        state.tags = self.tags
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        parent = self.parent if self.parent is not None else ROOT
+        state.scope = parent
+        state.tags = parent.tags
 
     def __repr__(self) -> str:
         return "Scope(" + "/".join(s.name for s in self.path()) + ")"
@@ -146,12 +157,14 @@ def detect_anomaly() -> Any:
     return _setting("anomaly", True)
 
 
-@contextmanager
-def scope(name: str, owner: Any = None) -> Iterator[Scope]:
-    """Record the nodes created inside under a named scope; ``draw`` groups them by it.
+def current_scope() -> Scope:
+    """The scope new nodes are recorded under (the root scope outside any)."""
+    return state.scope
 
-    ``owner`` identifies the scope (an ``nn`` module passes itself); the same owner entered
-    again under the same parent scope is the same group.
+
+def scope(name: str) -> Scope:
+    """A new scope inside the current one, to use with ``with``: nodes created inside are
+    recorded under it, and ``draw`` groups them in a cluster labelled ``name``.
 
     >>> from autograd import Value, scope
     >>> with scope("Neuron 1"):
@@ -159,12 +172,34 @@ def scope(name: str, owner: Any = None) -> Iterator[Scope]:
     >>> y.scope
     Scope(Neuron 1)
     """
-    parent = state.scope
-    inner = Scope(name, owner, parent)
-    state.scope = inner
-    state.tags = inner.tags
-    try:
-        yield inner
-    finally:
-        state.scope = parent
-        state.tags = parent.tags
+    return Scope(name, state.scope)
+
+
+class gc_paused:
+    """Pause Python's cyclic garbage collector inside the block, then restore it as it was.
+
+    The engine's graphs hold no reference cycles (reference counting frees them), but a big
+    graph is many container objects, and the collector would scan them again and again while
+    it is built or walked. ``backward()`` and a top-level ``nn`` module call run inside this.
+    Nesting is fine: only the outermost block switches the collector.
+
+    >>> import gc
+    >>> from autograd import gc_paused
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self) -> "gc_paused":
+        self.was_enabled = gc.isenabled()
+        if self.was_enabled:
+            gc.disable()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.was_enabled:
+            gc.enable()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from operator import mul
 from types import SimpleNamespace
 from typing import Any
 
@@ -118,8 +119,9 @@ def _d_pow_exponent(f: Any, out: Any, a: Any, b: Any) -> Any:
 
 
 def _dot_forward(*data: float) -> float:
+    # data is w1..wn, x1..xn and maybe a bias; map(mul) keeps the n products in C (neurons are hot)
     n = len(data) // 2
-    total = sum(w * x for w, x in zip(data[:n], data[n : 2 * n]))
+    total = sum(map(mul, data[:n], data[n : 2 * n]))
     return total + data[-1] if len(data) % 2 else total
 
 

@@ -37,14 +37,14 @@ def constant(x: Any, op_name: str = "Value") -> "Value":
     if isinstance(x, Value):
         return x
     node = Value.__new__(Value)
-    node.data = _check_real(x, f"unsupported operand for '{op_name}'")
+    node.data = x if type(x) is float else _check_real(x, f"unsupported operand for '{op_name}'")
     node.grad = 0.0
     node._edges = ()
     node._info = state.tags[ops.CONSTANT]
     return node
 
 
-def _node(op: Op, out: float, operands: tuple, data: tuple) -> "Value":
+def _node(op: Op, out: float, operands: tuple, data: Sequence[float]) -> "Value":
     """The result of ``op`` on ``operands`` (whose floats are ``data``), recorded per the mode."""
     if state.anomaly:
         _check_forward(op, out, operands, data)
@@ -74,10 +74,10 @@ def _unary(op: Op, a: "Value") -> "Value":
 
 
 def _binary(op: Op, a: Any, b: Any) -> "Value":
-    if not isinstance(a, Value):
-        a = constant(a, op.name)
     if not isinstance(b, Value):
         b = constant(b, op.name)
+    elif not isinstance(a, Value):  # reflected operators (2 * x) pass the number first
+        a = constant(a, op.name)
     x = a.data
     y = b.data
     out = op.forward(x, y)
@@ -98,7 +98,7 @@ def apply(op: Op, *operands: Any) -> "Value":
     return _node(op, op.forward(*data), values, data)
 
 
-def _check_forward(op: Op, out: float, operands: tuple, data: tuple) -> None:
+def _check_forward(op: Op, out: float, operands: tuple, data: Sequence[float]) -> None:
     if out == out and abs(out) != ops.INF:
         return
     any_nan = any(d != d for d in data)
@@ -318,6 +318,9 @@ def _compared(other: Any, op_name: str) -> float:
 
 # --- n-ary nodes ------------------------------------------------------------------------------
 
+_VALUE_TYPES = frozenset({Value, Parameter})
+
+
 def _as_values(items: Iterable[Any], op_name: str) -> tuple["Value", ...]:
     if isinstance(items, (str, bytes, Value)) or not hasattr(items, "__iter__"):
         raise TypeError(f"{op_name}: expected a list of Values or numbers, got {type(items).__name__}")
@@ -355,14 +358,12 @@ def dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Value:
     >>> y.data, y.op
     (2.5, 'dot')
     """
-    w_values = _as_values(ws, "dot")
-    x_values = _as_values(xs, "dot")
-    if len(w_values) != len(x_values):
-        raise ValueError(f"dot: {len(w_values)} weights but {len(x_values)} inputs; pass lists of equal length")
-    operands = w_values + x_values
-    if bias is not None:
-        operands += (bias if isinstance(bias, Value) else constant(bias, "dot"),)
-    data = tuple(v.data for v in operands)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs; pass lists of equal length")
+    operands = (*ws, *xs) if bias is None else (*ws, *xs, bias)
+    if not _VALUE_TYPES.issuperset(map(type, operands)):  # some numbers (or bad types): convert them
+        operands = _as_values(operands, "dot")
+    data = [v.data for v in operands]
     return _node(ops.DOT, ops.DOT.forward(*data), operands, data)
 
 

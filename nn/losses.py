@@ -54,7 +54,7 @@ class Loss:
     """
 
     def __call__(self, outputs: Any, targets: Any) -> Value:
-        with scope(type(self).__name__, owner=self):
+        with scope(type(self).__name__):
             return self.forward(outputs, targets)
 
     def forward(self, outputs: Any, targets: Any) -> Value:  # pragma: no cover - subclasses implement it

@@ -11,7 +11,7 @@ import numbers
 from collections.abc import Iterator
 from typing import Any
 
-from autograd import Parameter, Value, scope
+from autograd import Parameter, Scope, Value, current_scope, gc_paused
 
 
 class Module:
@@ -27,8 +27,21 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x)")
 
     def __call__(self, x: Any) -> Any:
-        with scope(self.name or type(self).__name__, owner=self):
+        scope = self._scope()
+        if scope.depth > 1:  # inside another module: the outermost call paused the collector
+            with scope:
+                return self.forward(x)
+        with gc_paused(), scope:  # a top-level call builds a whole graph: no cycle scans meanwhile
             return self.forward(x)
+
+    def _scope(self) -> Scope:
+        """This module's naming scope under the current one, made once and kept."""
+        parent = current_scope()
+        name = self.name or type(self).__name__
+        cached = self.__dict__.get("_scope_cache")  # (parent, scope): one entry, so it cannot grow
+        if cached is None or cached[0] is not parent or cached[1].name != name:
+            cached = self.__dict__["_scope_cache"] = (parent, Scope(name, parent))
+        return cached[1]
 
     # --- parameters ----------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module | Parameter]]:

@@ -1,0 +1,312 @@
+"""chainrule's benchmarks, each against a peer measured in the same run (``make bench``).
+
+Each workload runs chainrule and its peer alternately, several rounds, and reports the median
+time of each and the median of the round-by-round ratios. Each timed run starts after a
+``gc.collect()``, so neither side pays for the other's garbage. Results go to bench/RESULTS.md with
+the machine's Python and CPU. These are measurements, not tests: nothing here passes or fails.
+
+    python bench/run.py [--rounds N] [--quick] [--out bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import autograd  # noqa: E402
+import nn  # noqa: E402
+from autograd import Value  # noqa: E402
+from nn import optim  # noqa: E402
+
+try:
+    from micrograd import nn as mg_nn
+    from micrograd.engine import Value as MgValue
+except ImportError:  # the peer is a dev dependency; without it the rows say so
+    mg_nn = MgValue = None
+torch = None  # imported in main(): the memory rows' child processes must not load it
+
+
+def _import_torch() -> None:
+    global torch
+    try:
+        import torch as _torch
+
+        torch = _torch
+    except ImportError:
+        pass
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds for ``fn()``, started with no garbage left over from the other side (collected
+    before the clock starts; this spares micrograd the collection of its previous graph's
+    cycles, so its ratio is conservative)."""
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def alternate(ours: Callable[[], object], peer: Callable[[], object], rounds: int) -> tuple[float, float, float]:
+    """Median seconds of ours and of the peer, and the median of the per-round ratios peer/ours."""
+    mine, theirs, ratios = [], [], []
+    for _ in range(rounds):
+        a = timed(ours)
+        b = timed(peer)
+        mine.append(a)
+        theirs.append(b)
+        ratios.append(b / a)
+    return statistics.median(mine), statistics.median(theirs), statistics.median(ratios)
+
+
+# --- 1. micrograd's demo step ----------------------------------------------------------------
+
+def demo_data() -> tuple[list[list[float]], list[float]]:
+    X, y = nn.data.moons(n=100, noise=0.1, seed=1)
+    return X, [2.0 * t - 1.0 for t in y]
+
+
+def chainrule_demo_step() -> Callable[[], float]:
+    X, y = demo_data()
+    random.seed(1337)
+    model = nn.MLP(2, [16, 16, 1])
+    params = model.parameters()
+    loss_fn = nn.HingeLoss()
+
+    def step() -> float:
+        scores = [model(x) for x in X]
+        loss = loss_fn(scores, y) + 1e-4 * autograd.sum([p * p for p in params])
+        model.zero_grad()
+        loss.backward()
+        for p in params:
+            p.data -= 0.01 * p.grad
+        return loss.data
+
+    return step
+
+
+def micrograd_demo_step() -> Callable[[], float]:
+    X, y = demo_data()
+    random.seed(1337)
+    model = mg_nn.MLP(2, [16, 16, 1])
+
+    def step() -> float:  # micrograd's demo.ipynb loss(), then its update
+        inputs = [list(map(MgValue, row)) for row in X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = 1e-4 * sum(p * p for p in model.parameters())
+        total = data_loss + reg_loss
+        model.zero_grad()
+        total.backward()
+        for p in model.parameters():
+            p.data -= 0.01 * p.grad
+        return total.data
+
+    return step
+
+
+# --- 2. op throughput --------------------------------------------------------------------------
+
+def chain(make_leaf: Callable[[float], object], n: int) -> Callable[[], object]:
+    """A chain of n nodes alternating * and + with constants, forward then backward."""
+
+    def run() -> object:
+        x = make_leaf(1.0)
+        y = x
+        for _ in range(n // 2):
+            y = y * 1.0000001 + 0.5e-7
+        y.backward()  # type: ignore[attr-defined]
+        return x.grad  # type: ignore[attr-defined]
+
+    return run
+
+
+def torch_leaf(value: float) -> object:
+    return torch.tensor(value, dtype=torch.float64, requires_grad=True)
+
+
+# --- 3. memory ---------------------------------------------------------------------------------
+
+def bytes_per_binary_node(value_type: Callable[[float], object], n: int = 100_000) -> float:
+    """Traced bytes per node of a chain of n multiplications between existing Values."""
+    gc.collect()
+    a = value_type(1.0000001)
+    keep = [value_type(1.0)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    y = keep[0]
+    for _ in range(n):
+        y = y * a
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del y
+    return (after - before) / n
+
+
+def peak_rss_of(script: str) -> float:
+    """Peak resident memory (MiB) of a fresh Python running ``script``."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n{script}\n" \
+           "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[-1]) / 1024
+
+
+# --- 4. depth ----------------------------------------------------------------------------------
+
+def deep_chain(n: int) -> tuple[float, str]:
+    """Seconds for an n-node chain here; what micrograd does with a mere 10,000 nodes."""
+    seconds = timed(chain(Value, n))
+    if MgValue is None:
+        return seconds, "not installed"
+    try:
+        chain(MgValue, 10_000)()
+        return seconds, "10,000 nodes ran"
+    except RecursionError:
+        return seconds, "RecursionError at 10,000 nodes"
+
+
+# --- 5. digits epoch ---------------------------------------------------------------------------
+
+def digits_epoch(batches: int | None) -> tuple[Callable[[], object], Callable[[], object] | None]:
+    X, y = nn.data.digits()
+    X, y = X[:1344], y[:1344]
+    if batches is not None:
+        X, y = X[: 32 * batches], y[: 32 * batches]
+    random.seed(0)
+    model = nn.MLP(64, [32, 10])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def ours() -> object:
+        for start in range(0, len(X), 32):
+            loss = loss_fn([model(x) for x in X[start : start + 32]], y[start : start + 32])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return loss.data
+
+    if torch is None:
+        return ours, None
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).double()
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    tX, ty = torch.tensor(X, dtype=torch.float64), torch.tensor(y)
+
+    def theirs() -> object:
+        for start in range(0, len(X), 32):
+            loss = torch.nn.functional.cross_entropy(tmodel(tX[start : start + 32]), ty[start : start + 32])
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+        return loss.item()
+
+    return ours, theirs
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+DEFAULT_OUT = Path(__file__).with_name("RESULTS.md")
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_readme(text: str) -> None:
+    """Put the results between the README's bench markers (its Performance section)."""
+    readme = README.read_text()
+    if START in readme and END in readme:
+        head, rest = readme.split(START, 1)
+        README.write_text(head + START + "\n" + text + END + rest.split(END, 1)[1])
+        print(f"updated {README.name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per workload (default 7)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and smaller workloads (a smoke run)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file (default bench/RESULTS.md)")
+    args = parser.parse_args()
+    _import_torch()
+    rounds = 3 if args.quick else args.rounds
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, mine: str, peer: str, ratio: str) -> None:
+        rows.append((name, mine, peer, ratio))
+        print(f"{name:<58} {mine:>16} {peer:>26} {ratio:>10}", flush=True)
+
+    print(f"{'workload':<58} {'chainrule':>16} {'peer':>26} {'ratio':>10}")
+    if mg_nn is not None:
+        ours, peer = chainrule_demo_step(), micrograd_demo_step()
+        a, b, r = alternate(ours, peer, rounds)
+        add("1. micrograd demo step (MLP 2-16-16-1, 100 moons)", f"{a * 1e3:.1f} ms", f"micrograd {b * 1e3:.0f} ms",
+            f"{r:.1f}× faster")
+    else:
+        add("1. micrograd demo step", "-", "micrograd not installed", "-")
+
+    n = 2_000 if args.quick else 20_000
+    if mg_nn is not None:
+        a, b, r = alternate(chain(Value, 600), chain(MgValue, 600), rounds * 3)
+        add("2a. op chain, 600 nodes, forward+backward per node", f"{a / 600 * 1e9:.0f} ns",
+            f"micrograd {b / 600 * 1e9:.0f} ns", f"{r:.1f}× faster")
+    if torch is not None:
+        a, b, r = alternate(chain(Value, n), chain(torch_leaf, n), rounds)
+        add(f"2b. op chain, {n:,} nodes, forward+backward per node", f"{a / n * 1e9:.0f} ns",
+            f"PyTorch 0-d {b / n * 1e9:.0f} ns", f"{r:.1f}× faster")
+    else:
+        add("2b. op chain vs PyTorch", "-", "PyTorch not installed", "-")
+
+    mine = bytes_per_binary_node(Value)
+    theirs = bytes_per_binary_node(MgValue) if MgValue is not None else float("nan")
+    add("3a. memory per binary node (tracemalloc)", f"{mine:.0f} B", f"micrograd {theirs:.0f} B",
+        f"{theirs / mine:.1f}× smaller")
+    if mg_nn is not None:
+        steps = 3
+        ours_rss = peak_rss_of(f"import bench.run as b\ns = b.chainrule_demo_step()\nfor _ in range({steps}): s()")
+        peer_rss = peak_rss_of(f"import bench.run as b\ns = b.micrograd_demo_step()\nfor _ in range({steps}): s()")
+        add(f"3b. peak RSS of workload 1 ({steps} steps, whole process)", f"{ours_rss:.0f} MiB",
+            f"micrograd {peer_rss:.0f} MiB", f"{peer_rss / ours_rss:.1f}× smaller")
+
+    depth = 200_000 if args.quick else 2_000_000
+    seconds, note = deep_chain(depth)
+    add(f"4. depth: {depth:,}-node chain forward+backward", f"{seconds:.2f} s", f"micrograd: {note}", "-")
+
+    ours, theirs = digits_epoch(4 if args.quick else None)
+    if theirs is not None:
+        a, b, r = alternate(ours, theirs, max(rounds // 2, 1) if not args.quick else 1)
+        add("5. digits epoch, MLP 64-32-10, batch 32", f"{a:.2f} s", f"PyTorch {b * 1e3:.0f} ms", f"{1 / r:.0f}× slower")
+    else:
+        add("5. digits epoch", "-", "PyTorch not installed", "-")
+
+    header = (f"# Benchmark results\n\nMeasured by `make bench` (`bench/run.py`, {rounds} alternating rounds, medians) "
+              f"on {cpu_name()}, Python {platform.python_version()}"
+              f"{', PyTorch ' + torch.__version__ if torch is not None else ''}. Ratios are medians of round-by-round "
+              "ratios; machines are noisy, so read them as orders of magnitude.\n\n")
+    table = "| workload | chainrule | peer | ratio |\n| --- | --- | --- | --- |\n"
+    table += "".join(f"| {w} | {m} | {p} | {r} |\n" for w, m, p, r in rows)
+    args.out.write_text(header + table)
+    print(f"wrote {args.out}")
+    if args.out.resolve() == DEFAULT_OUT.resolve():
+        update_readme(header.split("\n\n", 1)[1] + table)
+
+
+if __name__ == "__main__":
+    main()
