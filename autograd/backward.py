@@ -13,7 +13,6 @@ too, so the gradients are a graph that can be differentiated again.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -59,35 +58,49 @@ class _Zero:
         return other
 
 
-def backprop(
-    root: Value, seed: Any, *, create_graph: bool = False, on_step: Callable[[Value, dict], None] | None = None
-) -> dict[Value, Any]:
-    """d root / d node (times ``seed``) for every node root depends on, as a dict.
+_ZERO = _Zero()
 
-    ``on_step(node, grads)``, if given, is called after each node has passed its gradient on
-    (the backward stepper in drawing.py shows these steps).
+
+def backprop(
+    root: Value, seed: Any, *, create_graph: bool = False, on_step: Callable[[Value], None] | None = None
+) -> tuple[list[Value], list[Any]]:
+    """Every node root depends on, and d root / d node (times ``seed``) for each.
+
+    During the pass each node's ``.grad`` slot holds this pass's gradient (attribute updates
+    are the cheapest accumulator Python has); the values it held before are put back at the
+    end, whatever happens, so callers decide what to do with the result. ``on_step(node)``,
+    if given, is called after each node has passed its gradient on (the backward stepper in
+    drawing.py shows these steps).
     """
-    grads: dict[Value, Any] = defaultdict(_Zero if create_graph else float)
-    grads[root] = seed
+    order = topological_order(root)
+    saved = [node.grad for node in order]
+    zero = _ZERO if create_graph else 0.0
     check = state.anomaly
-    for node in reversed(topological_order(root)):
-        edges = node._edges
-        if not edges:
-            continue
-        g = grads[node]
-        half = len(edges) >> 1
-        operands = edges[:half]
-        if create_graph:
-            locals_ = node._info.op.derivative(VALUES, node, *operands)
-        else:
-            locals_ = edges[half:]
-        for child, local in zip(operands, locals_):
-            if check:
-                _check_backward(node, child, local, g, local * g)
-            grads[child] += local * g  # the chain rule
-        if on_step is not None:
-            on_step(node, grads)
-    return grads
+    try:
+        for node in order:
+            node.grad = zero
+        root.grad = seed
+        for node in reversed(order):
+            edges = node._edges
+            if not edges:
+                continue
+            g = node.grad
+            half = len(edges) >> 1
+            operands = edges[:half]
+            if create_graph:
+                locals_ = node._info.op.derivative(VALUES, node, *operands)
+            else:
+                locals_ = edges[half:]
+            for child, local in zip(operands, locals_):
+                if check:
+                    _check_backward(node, child, local, g, local * g)
+                child.grad += local * g  # the chain rule
+            if on_step is not None:
+                on_step(node)
+        return order, [node.grad for node in order]
+    finally:
+        for node, old in zip(order, saved):
+            node.grad = old
 
 
 def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) -> None:
@@ -96,8 +109,9 @@ def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) ->
         raise TypeError(f"backward: expected a Value, got {type(root).__name__}")
     seed = _seed(gradient, create_graph)
     with gc_paused():
-        for node, g in backprop(root, seed, create_graph=create_graph).items():
-            node.grad = node.grad + g
+        order, grads = backprop(root, seed, create_graph=create_graph)
+        for node, g in zip(order, grads):
+            node.grad = g if node.grad == 0.0 else node.grad + g  # (a Value never == 0.0: identity)
 
 
 def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool = False) -> list[Any]:
@@ -122,9 +136,11 @@ def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool =
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
-    grads = backprop(output, _seed(1.0, create_graph), create_graph=create_graph)
+    with gc_paused():
+        order, grads = backprop(output, _seed(1.0, create_graph), create_graph=create_graph)
+    found = dict(zip(order, grads))
     zero: Any = constant(0.0, "grad") if create_graph else 0.0
-    return [grads.get(x, zero) for x in inputs]  # .get: an input that output does not depend on
+    return [found.get(x, zero) for x in inputs]  # .get: an input that output does not depend on
 
 
 def _seed(gradient: Any, create_graph: bool) -> Any:

@@ -288,7 +288,13 @@ def draw_steps(root: Value, **options: Any) -> Iterator[Any]:
     2
     """
     frames: list[tuple[Value, dict]] = []
-    backprop(root, 1.0, on_step=lambda node, grads: frames.append((node, dict(grads))))
+    reached = {root}
+
+    def snapshot(node: Value) -> None:  # the gradients known once ``node`` has passed its own on
+        reached.update(node.children)
+        frames.append((node, {v: v.grad for v in reached}))
+
+    backprop(root, 1.0, on_step=snapshot)
     for node, grads in frames:
         yield draw(root, highlight=node, grads=grads, **options)
 

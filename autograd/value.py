@@ -363,8 +363,16 @@ def dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Value:
     operands = (*ws, *xs) if bias is None else (*ws, *xs, bias)
     if not _VALUE_TYPES.issuperset(map(type, operands)):  # some numbers (or bad types): convert them
         operands = _as_values(operands, "dot")
-    data = [v.data for v in operands]
-    return _node(ops.DOT, ops.DOT.forward(*data), operands, data)
+    data = tuple([v.data for v in operands])
+    out = ops.DOT.forward(*data)
+    if not state.fast:
+        return _node(ops.DOT, out, operands, data)
+    node = Value.__new__(Value)
+    node.data = out
+    node.grad = 0.0
+    node._edges = operands + ops.DOT.derivative(FLOATS, out, *data)
+    node._info = state.tags[ops.DOT]
+    return node
 
 
 # The functions that derivative rules call, on Values (for backward(create_graph=True)).

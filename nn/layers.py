@@ -27,11 +27,15 @@ def _check_size(n: Any, what: str) -> int:
     return n
 
 
+def activation_function(activation: str) -> Any:
+    """The Value method for a named activation ("linear": None, nothing to apply)."""
+    return None if _check_activation(activation) == "linear" else getattr(Value, activation)
+
+
 def activate(v: Value, activation: str) -> Value:
     """Apply a named activation to one Value ("linear" returns it unchanged)."""
-    if activation == "linear":
-        return v
-    return getattr(v, activation)()
+    f = activation_function(activation)
+    return v if f is None else f(v)
 
 
 class Neuron(Module):
@@ -54,11 +58,13 @@ class Neuron(Module):
         bound = 1.0 / math.sqrt(nin)
         self.w = [Parameter(random.uniform(-bound, bound), label=f"w{i}") for i in range(nin)]
         self.b = Parameter(random.uniform(-bound, bound), label="b")
+        self._activate = activation_function(activation)
 
     def forward(self, x: Sequence[Any]) -> Value:
         if type(x) is not list or len(x) != self.nin:  # a Layer passes a checked list: no second check
             x = as_inputs(x, self.nin, "Neuron")
-        return activate(autograd.dot(self.w, x, self.b), self.activation)
+        out = autograd.dot(self.w, x, self.b)
+        return out if self._activate is None else self._activate(out)
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "activation": self.activation}

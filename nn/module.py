@@ -27,21 +27,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x)")
 
     def __call__(self, x: Any) -> Any:
-        scope = self._scope()
-        if scope.depth > 1:  # inside another module: the outermost call paused the collector
-            with scope:
-                return self.forward(x)
-        with gc_paused(), scope:  # a top-level call builds a whole graph: no cycle scans meanwhile
-            return self.forward(x)
-
-    def _scope(self) -> Scope:
-        """This module's naming scope under the current one, made once and kept."""
+        # this module's naming scope under the current one, made once per parent and kept
+        # (one cached entry, so it cannot grow); its name is read when it is made
         parent = current_scope()
-        name = self.name or type(self).__name__
-        cached = self.__dict__.get("_scope_cache")  # (parent, scope): one entry, so it cannot grow
-        if cached is None or cached[0] is not parent or cached[1].name != name:
-            cached = self.__dict__["_scope_cache"] = (parent, Scope(name, parent))
-        return cached[1]
+        cached = self.__dict__.get("_scope_cache")
+        if cached is None or cached[0] is not parent:
+            cached = self.__dict__["_scope_cache"] = (parent, Scope(self.name or type(self).__name__, parent))
+        if parent.depth:  # inside another module: the outermost call paused the collector
+            with cached[1]:
+                return self.forward(x)
+        with gc_paused(), cached[1]:  # a top-level call builds a whole graph: no cycle scans meanwhile
+            return self.forward(x)
 
     # --- parameters ----------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module | Parameter]]:

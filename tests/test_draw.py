@@ -135,13 +135,16 @@ def test_stepper_has_one_frame_per_processed_node():
     assert "grad ?" not in frames[-1].source
 
 
-def test_stepper_steps_end_with_backwards_gradients():
-    o = neuron()
+def test_stepper_steps_follow_backward_and_end_with_its_gradients():
+    o = neuron()  # backward() has run: every .grad holds d o / d node
+    order_of_o = autograd.topological_order(o)
     steps = []
-    grads = backprop(o, 1.0, on_step=lambda node, g: steps.append((node, dict(g))))
-    assert steps[0][0] is o and [n for n, _ in steps] == [v for v in reversed(autograd.topological_order(o)) if v.children]
-    assert all(steps[-1][1][v] == v.grad for v in autograd.topological_order(o))
-    assert grads == steps[-1][1]
+    order, grads = backprop(o, 1.0, on_step=lambda node: steps.append((node, [v.grad for v in order_of_o])))
+    assert order == order_of_o
+    assert steps[0][0] is o and [n for n, _ in steps] == [v for v in reversed(order_of_o) if v.children]
+    assert steps[-1][1] == [v.grad for v in order_of_o] == grads  # the last step has them all
+    frames = list(draw_steps(o))
+    assert "grad ?" not in frames[-1].source and frames[-1].source.count("grad -1.5") == 1
 
 
 @needs_dot

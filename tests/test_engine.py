@@ -157,6 +157,15 @@ def test_detect_anomaly_names_the_label_and_catches_backward():
             r.backward()
 
 
+def test_an_error_during_backward_leaves_every_grad_as_it_was():
+    x = Value(0.0, label="x")
+    y = x.sqrt() * 2
+    x.grad, y.grad = 5.0, -1.0
+    with detect_anomaly(), pytest.raises(FloatingPointError):
+        y.backward()
+    assert (x.grad, y.grad, y.children[0].grad) == (5.0, -1.0, 0.0)
+
+
 def test_detect_anomaly_ignores_values_that_were_already_inf():
     with detect_anomaly():
         y = Value(math.inf) + 1.0
