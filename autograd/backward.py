@@ -91,9 +91,10 @@ def backprop(
                 locals_ = node._info.op.derivative(VALUES, node, *operands)
             else:
                 locals_ = edges[half:]
-            for child, local in zip(operands, locals_):
-                if check:
+            if check:  # detect_anomaly: look at every contribution before any is added
+                for child, local in zip(operands, locals_):
                     _check_backward(node, child, local, g, local * g)
+            for child, local in zip(operands, locals_):
                 child.grad += local * g  # the chain rule
             if on_step is not None:
                 on_step(node)

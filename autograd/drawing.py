@@ -248,29 +248,35 @@ def _node_line(name: str, attrs: dict[str, str]) -> str:
     return f"\t{name} [{inner}]\n"
 
 
+_drawing_class: Any = None
+
+
 def _Drawing(graphviz: Any, **kwargs: Any) -> Any:
     """A ``graphviz.Digraph`` whose rendering explains a missing ``dot`` program in one line."""
+    global _drawing_class
+    if _drawing_class is None:
 
-    class Drawing(graphviz.Digraph):
-        def render(self, *args: Any, **kw: Any) -> Any:
-            try:
-                return super().render(*args, **kw)
-            except graphviz.ExecutableNotFound:
-                raise GraphvizMissing(f"cannot render the drawing: {INSTALL_HINT}") from None
+        class Drawing(graphviz.Digraph):
+            def render(self, *args: Any, **kw: Any) -> Any:
+                try:
+                    return super().render(*args, **kw)
+                except graphviz.ExecutableNotFound:
+                    raise GraphvizMissing(f"cannot render the drawing: {INSTALL_HINT}") from None
 
-        def pipe(self, *args: Any, **kw: Any) -> Any:
-            try:
-                return super().pipe(*args, **kw)
-            except graphviz.ExecutableNotFound:
-                raise GraphvizMissing(f"cannot render the drawing: {INSTALL_HINT}") from None
+            def pipe(self, *args: Any, **kw: Any) -> Any:
+                try:
+                    return super().pipe(*args, **kw)
+                except graphviz.ExecutableNotFound:
+                    raise GraphvizMissing(f"cannot render the drawing: {INSTALL_HINT}") from None
 
-        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> Any:
-            try:
-                return super()._repr_mimebundle_(include, exclude, **kw)
-            except GraphvizMissing as error:
-                return {"text/plain": str(error)}
+            def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> Any:
+                try:
+                    return super()._repr_mimebundle_(include, exclude, **kw)
+                except GraphvizMissing as error:
+                    return {"text/plain": str(error)}
 
-    return Drawing(**kwargs)
+        _drawing_class = Drawing
+    return _drawing_class(**kwargs)
 
 
 def draw_steps(root: Value, **options: Any) -> Iterator[Any]:

@@ -32,44 +32,41 @@ def _check_real(x: Any, what: str) -> float:
     raise TypeError(f"{what}: expected a Value or a real number, got {type(x).__name__} ({_OPERAND_HINT})")
 
 
+def _new_node(data: float, edges: tuple, info: Tag) -> "Value":
+    """A Value from its four parts, without __init__'s checks (the engine made the parts)."""
+    node = Value.__new__(Value)
+    node.data = data
+    node.grad = 0.0
+    node._edges = edges
+    node._info = info
+    return node
+
+
 def constant(x: Any, op_name: str = "Value") -> "Value":
     """A plain number as a leaf Value marked constant (drawn as such; never a parameter)."""
     if isinstance(x, Value):
         return x
-    node = Value.__new__(Value)
-    node.data = x if type(x) is float else _check_real(x, f"unsupported operand for '{op_name}'")
-    node.grad = 0.0
-    node._edges = ()
-    node._info = state.tags[ops.CONSTANT]
-    return node
+    data = x if type(x) is float else _check_real(x, f"unsupported operand for '{op_name}'")
+    return _new_node(data, (), state.tags[ops.CONSTANT])
 
 
 def _node(op: Op, out: float, operands: tuple, data: Sequence[float]) -> "Value":
-    """The result of ``op`` on ``operands`` (whose floats are ``data``), recorded per the mode."""
+    """The result of ``op`` on ``operands`` (whose floats are ``data``), recorded per the mode.
+
+    The operations below call this only off the fast path (no_grad, detect_anomaly); on it,
+    they make the node directly, as this does when recording."""
     if state.anomaly:
         _check_forward(op, out, operands, data)
-    node = Value.__new__(Value)
-    node.data = out
-    node.grad = 0.0
     if state.grad_enabled:
-        node._edges = operands + op.derivative(FLOATS, out, *data)
-        node._info = state.tags[op]
-    else:
-        node._edges = ()
-        node._info = state.tags[ops.LEAF]
-    return node
+        return _new_node(out, operands + op.derivative(FLOATS, out, *data), state.tags[op])
+    return _new_node(out, (), state.tags[ops.LEAF])
 
 
 def _unary(op: Op, a: "Value") -> "Value":
     x = a.data
     out = op.forward(x)
     if state.fast:
-        node = Value.__new__(Value)
-        node.data = out
-        node.grad = 0.0
-        node._edges = (a,) + op.derivative(FLOATS, out, x)
-        node._info = state.tags[op]
-        return node
+        return _new_node(out, (a,) + op.derivative(FLOATS, out, x), state.tags[op])
     return _node(op, out, (a,), (x,))
 
 
@@ -82,12 +79,7 @@ def _binary(op: Op, a: Any, b: Any) -> "Value":
     y = b.data
     out = op.forward(x, y)
     if state.fast:
-        node = Value.__new__(Value)
-        node.data = out
-        node.grad = 0.0
-        node._edges = (a, b) + op.derivative(FLOATS, out, x, y)
-        node._info = state.tags[op]
-        return node
+        return _new_node(out, (a, b) + op.derivative(FLOATS, out, x, y), state.tags[op])
     return _node(op, out, (a, b), (x, y))
 
 
@@ -364,15 +356,7 @@ def dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Value:
     if not _VALUE_TYPES.issuperset(map(type, operands)):  # some numbers (or bad types): convert them
         operands = _as_values(operands, "dot")
     data = tuple([v.data for v in operands])
-    out = ops.DOT.forward(*data)
-    if not state.fast:
-        return _node(ops.DOT, out, operands, data)
-    node = Value.__new__(Value)
-    node.data = out
-    node.grad = 0.0
-    node._edges = operands + ops.DOT.derivative(FLOATS, out, *data)
-    node._info = state.tags[ops.DOT]
-    return node
+    return _node(ops.DOT, ops.DOT.forward(*data), operands, data)
 
 
 # The functions that derivative rules call, on Values (for backward(create_graph=True)).
