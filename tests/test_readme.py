@@ -46,7 +46,14 @@ def test_chainrule_commands_in_readme_run(command, tmp_path, monkeypatch, capsys
     assert "d out / d" in out or "test accuracy" in out
 
 
-@pytest.mark.parametrize("command", [c for c in shell_lines() if c.startswith("make")])
+MAKE_TARGETS = sorted({c for c in shell_lines() if c.startswith("make")} | set(re.findall(r"`(make \w+)`", README)))
+
+
+def test_the_readme_names_its_make_targets():
+    assert {"make demo", "make test", "make setup", "make notebooks", "make bench", "make lint"} <= set(MAKE_TARGETS)
+
+
+@pytest.mark.parametrize("command", MAKE_TARGETS)
 def test_make_targets_in_readme_exist(command):
     result = subprocess.run(["make", "-n", *shlex.split(command)[1:]], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
