@@ -238,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(error, file=sys.stderr)
         return 2
+    except OSError as error:  # an output path that cannot be written: one line, no traceback
+        where = f" {error.filename}" if error.filename else ""
+        print(f"chainrule: cannot write{where}: {error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130

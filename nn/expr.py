@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,13 +155,14 @@ def run_graph_command(args: Any) -> int:
         print("note: the result is not finite")
     if output is not None:
         drawing = autograd.draw(out, rankdir=args.rankdir)
+        output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "dot":
             output.write_text(drawing.source, encoding="utf-8")
         else:
             try:
                 drawing.render(output.with_suffix(""), format=fmt, cleanup=True)
             except autograd.GraphvizMissing as error:
-                print(f"chainrule graph: {error}", file=__import__("sys").stderr)
+                print(f"chainrule graph: {error}", file=sys.stderr)
                 return 1
         print(f"wrote {output}")
     return 0

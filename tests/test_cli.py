@@ -154,3 +154,17 @@ def test_console_script_and_python_dash_m_run():
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
     assert "d out / d x = 6" in result.stdout
+
+
+def test_unwritable_outputs_are_one_line_errors(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code, out, err = run(["train", "--epochs", "1", "--no-progress", "--samples", "20", "--out", str(blocker)], capsys)
+    assert code == 1 and err.startswith("chainrule: cannot write") and len(err.strip().splitlines()) == 1, err
+    code, out, err = run(["graph", "x*2", "x=1", "-o", str(blocker / "g.dot")], capsys)
+    assert code == 1 and err.startswith("chainrule: cannot write") and len(err.strip().splitlines()) == 1, err
+
+
+def test_graph_creates_the_output_folder(tmp_path, capsys):
+    code, _, err = run(["graph", "x*2", "x=1", "-o", str(tmp_path / "new" / "g.dot")], capsys)
+    assert code == 0 and (tmp_path / "new" / "g.dot").read_text().startswith("digraph"), err
