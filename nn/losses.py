@@ -46,6 +46,14 @@ def _target_row(t: Any, width: int, i: int, who: str) -> list[float]:
     return [float(v) for v in row]
 
 
+def _pairs(outputs: Any, targets: Any, who: str) -> list[tuple[int, Value, float]]:
+    """(sample index, output Value, target number) for every output of every sample."""
+    rows = _rows(outputs, who)
+    targets = _check_batch(rows, targets, who)
+    return [(i, o, t) for i, (row, target) in enumerate(zip(rows, targets))
+            for o, t in zip(row, _target_row(target, len(row), i, who))]
+
+
 class Loss:
     """Base class: ``loss_fn(outputs, targets)`` → one Value; ``correct`` for accuracy.
 
@@ -84,13 +92,7 @@ class MSELoss(Loss):
         self.half = bool(half)
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        rows = _rows(outputs, "MSELoss")
-        targets = _check_batch(rows, targets, "MSELoss")
-        squares = [
-            (o - t) ** 2
-            for i, (row, target) in enumerate(zip(rows, targets))
-            for o, t in zip(row, _target_row(target, len(row), i, "MSELoss"))
-        ]
+        squares = [(o - t) ** 2 for _, o, t in _pairs(outputs, targets, "MSELoss")]
         return autograd.sum(squares) * ((0.5 if self.half else 1.0) / len(squares))
 
     def __repr__(self) -> str:
@@ -104,18 +106,16 @@ class BCELoss(Loss):
     """
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        rows = _rows(outputs, "BCELoss")
-        targets = _check_batch(rows, targets, "BCELoss")
+        pairs = _pairs(outputs, targets, "BCELoss")
         terms = []
-        for i, (row, target) in enumerate(zip(rows, targets)):
-            for p, t in zip(row, _target_row(target, len(row), i, "BCELoss")):
-                if not 0.0 <= t <= 1.0:
-                    raise ValueError(f"BCELoss: target {i} is {t!r}; targets are 0 or 1 (probabilities in [0, 1])")
-                if t != 0.0:
-                    terms.append(t * _clamped_log(p))
-                if t != 1.0:
-                    terms.append((1.0 - t) * _clamped_log(1.0 - p))
-        return autograd.sum(terms) * (-1.0 / sum(len(r) for r in rows))
+        for i, p, t in pairs:
+            if not 0.0 <= t <= 1.0:
+                raise ValueError(f"BCELoss: target {i} is {t!r}; targets are 0 or 1 (probabilities in [0, 1])")
+            if t != 0.0:
+                terms.append(t * _clamped_log(p))
+            if t != 1.0:
+                terms.append((1.0 - t) * _clamped_log(1.0 - p))
+        return autograd.sum(terms) * (-1.0 / len(pairs))
 
     def correct(self, output: Any, target: Any) -> bool:
         p = float(output[0] if isinstance(output, (list, tuple)) else output)
@@ -162,14 +162,11 @@ class HingeLoss(Loss):
     """Max-margin loss of scores and ±1 labels: mean of max(0, 1 − y·score) (micrograd's demo)."""
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        rows = _rows(outputs, "HingeLoss")
-        targets = _check_batch(rows, targets, "HingeLoss")
         terms = []
-        for i, (row, target) in enumerate(zip(rows, targets)):
-            for score, t in zip(row, _target_row(target, len(row), i, "HingeLoss")):
-                if t not in (-1.0, 1.0):
-                    raise ValueError(f"HingeLoss: target {i} is {t!r}; labels are -1 or +1")
-                terms.append((1.0 - t * score).relu())
+        for i, score, t in _pairs(outputs, targets, "HingeLoss"):
+            if t not in (-1.0, 1.0):
+                raise ValueError(f"HingeLoss: target {i} is {t!r}; labels are -1 or +1")
+            terms.append((1.0 - t * score).relu())
         return autograd.sum(terms) * (1.0 / len(terms))
 
     def correct(self, output: Any, target: Any) -> bool:

@@ -21,6 +21,14 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: str | Path | None) -> None:
+    """Write a figure this module made to ``path`` (if given) and free it."""
+    if path is not None:
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+
+
 def loss_curve(history: Any, path: str | Path | None = None, ax: Any = None) -> Any:
     """Plot the loss (and accuracy, when there is one) per epoch; save to ``path`` if given."""
     plt = _pyplot()
@@ -37,10 +45,8 @@ def loss_curve(history: Any, path: str | Path | None = None, ax: Any = None) -> 
         acc.set_ylabel("training accuracy", color="tab:orange")
         acc.set_ylim(0, 1.05)
     ax.set_title("Training")
-    if own and path is not None:
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+    if own:
+        _save(plt, fig, path)
     return ax
 
 
@@ -84,10 +90,8 @@ def decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[int]
     ax.set_ylabel(ylabel)
     ax.legend(loc="best", fontsize=8)
     ax.set_title("Decision boundary")
-    if own and path is not None:
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+    if own:
+        _save(plt, fig, path)
     return ax
 
 
