@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import ops
 from .backward import backprop, topological_order
 from .value import Parameter, Value
 
@@ -52,7 +51,7 @@ def _role(v: Value) -> str:
         return "result"
     if isinstance(v, Parameter):
         return "parameter"
-    return "constant" if v._info.op is ops.CONSTANT else "input"
+    return "constant" if v.is_constant else "input"
 
 
 def _number(x: Any, fmt: str) -> str:

@@ -111,7 +111,7 @@ def describe(v: "Value") -> str:
         return info.label
     if info.op.name:
         return f"<{info.op.name}>"
-    return "constant" if info.op is ops.CONSTANT else "leaf"
+    return "constant" if v.is_constant else "leaf"
 
 
 class Value:
@@ -156,11 +156,6 @@ class Value:
     def children(self) -> tuple["Value", ...]:
         """The operand Values, in operand order (``()`` for a leaf)."""
         return self._edges[: len(self._edges) // 2]
-
-    @property
-    def local_grads(self) -> tuple[float, ...]:
-        """d self / d child for each of ``children``, as recorded by the forward pass."""
-        return self._edges[len(self._edges) // 2 :]
 
     @property
     def label(self) -> str:

@@ -8,6 +8,8 @@ from typing import Any
 
 from autograd import no_grad
 
+from .layers import Sequential, Sigmoid
+
 
 def _pyplot() -> Any:
     try:
@@ -56,13 +58,12 @@ def predict_class(model: Any, x: Sequence[float]) -> int:
         out = model(x)
     scores = [float(v) for v in (out if isinstance(out, (list, tuple)) else [out])]
     if len(scores) == 1:
-        return int(scores[0] > (0.5 if 0.0 <= scores[0] <= 1.0 and _ends_in_sigmoid(model) else 0.0))
+        return int(scores[0] > (0.5 if _ends_in_sigmoid(model) else 0.0))  # a probability, or a score
     return max(range(len(scores)), key=scores.__getitem__)
 
 
 def _ends_in_sigmoid(model: Any) -> bool:
-    last = model[len(model) - 1] if hasattr(model, "__getitem__") and hasattr(model, "__len__") else None
-    return type(last).__name__ == "Sigmoid"
+    return isinstance(model, Sequential) and len(model) > 0 and isinstance(model[-1], Sigmoid)
 
 
 def decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[int], path: str | Path | None = None,
