@@ -147,7 +147,7 @@ def train(args: argparse.Namespace) -> int:
     parts: list[nn.Module] = []  # L1, activation, L2, ...
     for i in range(len(sizes) - 1):
         parts.append(nn.Layer(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
+        if i < len(sizes) - 2 and args.activation != "linear":
             parts.append(_ACTIVATION_MODULES[args.activation]())
     if args.loss == "bce":
         parts.append(nn.Sigmoid())
@@ -157,8 +157,9 @@ def train(args: argparse.Namespace) -> int:
     lr = args.lr if args.lr is not None else (0.5 if args.optimizer == "sgd" else 0.01)
     optimizer = optim.SGD(params, lr=lr, momentum=args.momentum) if args.optimizer == "sgd" else optim.Adam(params, lr=lr)
 
-    arrow = " → ".join(type(m).__name__ if not isinstance(m, nn.Layer) else f"L{(i // 2) + 1}({m.nin}→{m.nout})"
-                       for i, m in enumerate(model))
+    layer_number = {id(m): k for k, m in enumerate((m for m in model if isinstance(m, nn.Layer)), start=1)}
+    arrow = " → ".join(f"L{layer_number[id(m)]}({m.nin}→{m.nout})" if isinstance(m, nn.Layer) else type(m).__name__
+                       for m in model)
     print(f"data: {args.data}, {len(X_train)} training and {len(X_test)} test samples, {n_classes} classes")
     print(f"network: {arrow} → {args.loss} loss; {args.optimizer} lr={lr}, {len(params)} weights")
     started = time.perf_counter()
@@ -177,7 +178,7 @@ def train(args: argparse.Namespace) -> int:
 
 _STOPS = {"epochs": "ran every epoch", "tol": "the weights stopped changing", "min_delta": "the loss stopped changing",
           "interrupted": "interrupted"}
-_ACTIVATION_MODULES: dict[str, Any] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "linear": nn.Sequential}
+_ACTIVATION_MODULES: dict[str, Any] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 class OneHotMSELoss(nn.MSELoss):

@@ -44,6 +44,12 @@ def test_train_options(options, capsys):
     assert "final loss" in out
 
 
+def test_linear_activation_adds_no_activation_module(capsys):
+    code, out, err = run(["train", "--epochs", "1", "--no-progress", "--samples", "40", "--activation", "linear"], capsys)
+    assert code == 0, err
+    assert "L1(2→16) → L2(16→2)" in out  # the two layers with nothing between them
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--epochs", "0"], "--epochs: expected a positive whole number"),
     (["train", "--lr", "fast"], "--lr: expected a number"),
