@@ -118,17 +118,26 @@ def _d_pow_exponent(f: Any, out: Any, a: Any, b: Any) -> Any:
     return 0.0 if float(a) == 0 and float(b) >= 0 else out * f.log(a)
 
 
+def dot(ws: Any, xs: Any, bias: float | None = None) -> float:
+    """``w · x + bias`` on lists of floats (map(mul) keeps the products in C: neurons are hot)."""
+    total = sum(map(mul, ws, xs))
+    return total if bias is None else total + bias
+
+
+def dot_locals(ws: Any, xs: Any) -> tuple:
+    """d (w · x + bias) / d (w1..wn, x1..xn, bias): the xs, then the ws, then 1."""
+    return (*xs, *ws, 1.0)
+
+
 def _dot_forward(*data: float) -> float:
-    # data is w1..wn, x1..xn and maybe a bias; map(mul) keeps the n products in C (neurons are hot)
+    # the table's form: data is w1..wn, x1..xn and maybe a bias
     n = len(data) // 2
-    total = sum(map(mul, data[:n], data[n : 2 * n]))
-    return total + data[-1] if len(data) % 2 else total
+    return dot(data[:n], data[n : 2 * n], data[-1] if len(data) % 2 else None)
 
 
 def _dot_derivative(f: Any, out: Any, *operands: Any) -> tuple:
-    # operands are w1..wn, x1..xn and maybe a bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
     n = len(operands) // 2
-    return operands[n : 2 * n] + operands[:n] + (1.0,) * (len(operands) % 2)
+    return dot_locals(operands[:n], operands[n : 2 * n])[: len(operands)]  # no bias: no trailing 1
 
 
 ADD = Op("+", lambda a, b: a + b, lambda f, out, a, b: (1.0, 1.0))

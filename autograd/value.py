@@ -330,8 +330,7 @@ def sum(values: Iterable[Any], start: Any = 0.0) -> Value:  # noqa: A001  (autog
         operands = operands + (constant(start, "sum"),)
     if not operands:
         return constant(0.0, "sum")
-    data = tuple(v.data for v in operands)
-    return _node(ops.SUM, ops.SUM.forward(*data), operands, data)
+    return _nary(ops.SUM, operands, [v.data for v in operands])
 
 
 def dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Value:
@@ -350,8 +349,26 @@ def dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Value:
     operands = (*ws, *xs) if bias is None else (*ws, *xs, bias)
     if not _VALUE_TYPES.issuperset(map(type, operands)):  # some numbers (or bad types): convert them
         operands = _as_values(operands, "dot")
-    data = tuple([v.data for v in operands])
-    return _node(ops.DOT, ops.DOT.forward(*data), operands, data)
+    return _nary(ops.DOT, operands, [v.data for v in operands])
+
+
+def dot_of_values(ws: Sequence[Value], xs: Sequence[Value], numbers: Sequence[float], bias: Value) -> Value:
+    """``dot(ws, xs, bias)`` for operands known to be Values, given the numbers of ``xs``: no
+    checks. ``nn`` layers check their inputs and read their numbers once for all their neurons."""
+    operands = (*ws, *xs, bias)
+    wdata = [w.data for w in ws]
+    out = ops.dot(wdata, numbers, bias.data)
+    if state.fast:
+        return _new_node(out, operands + ops.dot_locals(wdata, numbers), state.tags[ops.DOT])
+    return _node(ops.DOT, out, operands, (*wdata, *numbers, bias.data))
+
+
+def _nary(op: Op, operands: tuple, data: Sequence[float]) -> Value:
+    """The node of an n-ary table entry on Values ``operands`` whose numbers are ``data``."""
+    out = op.forward(*data)
+    if state.fast:
+        return _new_node(out, operands + op.derivative(FLOATS, out, *data), state.tags[op])
+    return _node(op, out, operands, data)
 
 
 # The functions that derivative rules call, on Values (for backward(create_graph=True)).

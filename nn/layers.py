@@ -9,8 +9,9 @@ from typing import Any
 
 import autograd
 from autograd import Parameter, Value
+from autograd.value import dot_of_values
 
-from .module import Module, as_inputs
+from .module import Inputs, Module, as_inputs
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")
 
@@ -61,9 +62,9 @@ class Neuron(Module):
         self._activate = activation_function(activation)
 
     def forward(self, x: Sequence[Any]) -> Value:
-        if type(x) is not list or len(x) != self.nin:  # a Layer passes a checked list: no second check
+        if type(x) is not Inputs or len(x) != self.nin:  # a Layer passes checked inputs: no second check
             x = as_inputs(x, self.nin, "Neuron")
-        out = autograd.dot(self.w, x, self.b)
+        out = dot_of_values(self.w, x, x.numbers, self.b)
         return out if self._activate is None else self._activate(out)
 
     def config(self) -> dict[str, Any]:

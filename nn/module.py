@@ -11,7 +11,9 @@ import numbers
 from collections.abc import Iterator
 from typing import Any
 
-from autograd import Parameter, Scope, Value, current_scope, gc_paused
+from autograd import Parameter, Scope, Value, gc_paused
+from autograd.modes import state
+from autograd.value import _VALUE_TYPES
 
 
 class Module:
@@ -29,15 +31,19 @@ class Module:
     def __call__(self, x: Any) -> Any:
         # this module's naming scope under the current one, made once per parent and kept
         # (one cached entry, so it cannot grow); its name is read when it is made
-        parent = current_scope()
+        parent = state.scope
         cached = self.__dict__.get("_scope_cache")
         if cached is None or cached[0] is not parent:
             cached = self.__dict__["_scope_cache"] = (parent, Scope(self.name or type(self).__name__, parent))
-        if parent.depth:  # inside another module: the outermost call paused the collector
-            with cached[1]:
+        scope = cached[1]
+        if not parent.depth:  # the outermost call builds a whole graph: no cycle scans meanwhile
+            with gc_paused(), scope:
                 return self.forward(x)
-        with gc_paused(), cached[1]:  # a top-level call builds a whole graph: no cycle scans meanwhile
+        state.scope, state.tags = scope, scope.tags  # `with scope:` written out: this runs per neuron
+        try:
             return self.forward(x)
+        finally:
+            state.scope, state.tags = parent, parent.tags
 
     # --- parameters ----------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module | Parameter]]:
@@ -132,7 +138,14 @@ def _few(names: list[str]) -> str:
     return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-def as_inputs(x: Any, n: int, who: str) -> list[Value]:
+class Inputs(list):
+    """A list of Values that ``as_inputs`` checked, with their numbers read once (``numbers``):
+    a Layer hands it to each of its neurons, which then check and read nothing again."""
+
+    __slots__ = ("numbers",)
+
+
+def as_inputs(x: Any, n: int, who: str) -> Inputs:
     """Check that ``x`` is a list of ``n`` numbers or Values; numbers become input leaves x0, x1, ..."""
     if isinstance(x, (Value, numbers.Real)) and n == 1:
         x = [x]
@@ -140,4 +153,9 @@ def as_inputs(x: Any, n: int, who: str) -> list[Value]:
         raise TypeError(f"{who}: expected a list of {n} numbers or Values, got {type(x).__name__}")
     if len(x) != n:
         raise ValueError(f"{who}: expected {n} inputs, got {len(x)}; the input size must match nin={n}")
-    return [v if isinstance(v, Value) else Value(v, label=f"x{i}") for i, v in enumerate(x)]
+    if _VALUE_TYPES.issuperset(map(type, x)):
+        inputs = Inputs(x)
+    else:
+        inputs = Inputs(v if isinstance(v, Value) else Value(v, label=f"x{i}") for i, v in enumerate(x))
+    inputs.numbers = [v.data for v in inputs]
+    return inputs
