@@ -143,6 +143,7 @@ class Inputs(list):
     a Layer hands it to each of its neurons, which then check and read nothing again."""
 
     __slots__ = ("numbers",)
+    numbers: list[float]
 
 
 def as_inputs(x: Any, n: int, who: str) -> Inputs:
