@@ -80,6 +80,9 @@ def backprop(
         for node in order:
             node.grad = zero
         root.grad = seed
+        if not (create_graph or check or on_step):
+            _chain_rule(order)
+            return order, [node.grad for node in order]
         for node in reversed(order):
             edges = node._edges
             if not edges:
@@ -102,6 +105,21 @@ def backprop(
     finally:
         for node, old in zip(order, saved):
             node.grad = old
+
+
+def _chain_rule(order: list[Value]) -> None:
+    """backprop's loop for the common case (float gradients, no checks, no steps to show):
+    the same chain rule, with one-operand nodes (activations) unpacked without slicing."""
+    for node in reversed(order):
+        edges = node._edges
+        if len(edges) == 2:
+            child, local = edges
+            child.grad += local * node.grad
+        elif edges:
+            g = node.grad
+            half = len(edges) >> 1
+            for child, local in zip(edges[:half], edges[half:]):
+                child.grad += local * g
 
 
 def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) -> None:

@@ -3,8 +3,8 @@
 Each workload runs chainrule and its peer alternately, several rounds, and reports the median
 time of each and the median of the round-by-round ratios. Each timed run starts after a
 ``gc.collect()``, so neither side pays for the other's garbage; in workload 1 the clock also
-covers collecting the garbage the step left (micrograd's reference cycles; see ``timed``). Results go to bench/RESULTS.md with
-the machine's Python and CPU. These are measurements, not tests: nothing here passes or fails.
+covers collecting the garbage the step left (micrograd's reference cycles; see ``timed``).
+Results go to bench/RESULTS.md with the machine's Python and CPU. These are measurements, not tests: nothing here passes or fails.
 
     python bench/run.py [--rounds N] [--quick] [--out bench/RESULTS.md]
 """
@@ -52,7 +52,9 @@ def timed(fn: Callable[[], object], reclaim: bool = False) -> float:
     """Seconds for ``fn()``. Leftover garbage is collected before the clock starts, so neither
     side pays for the other's. With ``reclaim``, the clock also runs over collecting the garbage
     ``fn`` left: micrograd's graphs are reference cycles that only the cyclic collector frees,
-    which a training loop pays for every step (chainrule's graphs are freed as they go)."""
+    which a training loop pays for every step (chainrule's graphs are freed as they go). Workload
+    1 freezes the objects that exist before it (``gc.freeze``), so that this collection scans
+    the steps' own objects and not every module the process has imported."""
     gc.collect()
     start = time.perf_counter()
     fn()
@@ -269,7 +271,11 @@ def main() -> None:
     print(f"{'workload':<58} {'chainrule':>16} {'peer':>26} {'ratio':>10}")
     if mg_nn is not None:
         ours, peer = chainrule_demo_step(), micrograd_demo_step()
-        a, b, r = alternate(ours, peer, rounds, reclaim=True)  # before PyTorch is loaded: small heap
+        gc.freeze()  # the collections on the clock scan what the steps make, not the libraries loaded
+        try:
+            a, b, r = alternate(ours, peer, rounds, reclaim=True)
+        finally:
+            gc.unfreeze()
         add("1. micrograd demo step (MLP 2-16-16-1, 100 moons)", f"{a * 1e3:.1f} ms", f"micrograd {b * 1e3:.0f} ms",
             f"{r:.1f}× faster")
     else:

@@ -75,8 +75,15 @@ class Module:
         return out
 
     def parameters(self) -> list[Parameter]:
-        """Every parameter (leaf Value that training changes), in a stable order."""
-        return [p for _, p in self.named_parameters()]
+        """Every parameter (leaf Value that training changes), in a stable order: that of
+        ``named_parameters``, without making the names (``zero_grad`` runs every step)."""
+        out: list[Parameter] = []
+        for _, part in self.named_children():
+            if isinstance(part, Module):
+                out.extend(part.parameters())
+            else:
+                out.append(part)
+        return out
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0.0 (do it before each backward pass)."""
