@@ -155,7 +155,7 @@ LOG = Op("log", log, lambda f, out, a: (f.div(1.0, a),))
 SQRT = Op("sqrt", sqrt, lambda f, out, a: (f.div(0.5, out),))
 TANH = Op("tanh", math.tanh, lambda f, out, a: (1.0 - out * out,))
 SIGMOID = Op("sigmoid", sigmoid, lambda f, out, a: ((1.0 - out) * out,))
-RELU = Op("relu", relu, lambda f, out, a: (1.0 if float(a) > 0 else 0.0,))
+RELU = Op("relu", relu, lambda f, out, a: (1.0 if a > 0 else 0.0,))
 SUM = Op("sum", lambda *data: sum(data), lambda f, out, *operands: (1.0,) * len(operands))
 DOT = Op("dot", _dot_forward, _dot_derivative)
 
