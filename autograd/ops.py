@@ -165,10 +165,11 @@ TABLE: dict[str, Op] = {
     "sigmoid": SIGMOID, "relu": RELU, "sum": SUM, "dot": DOT,
 }
 
-# Pseudo-operations that mark leaves: a Value the user made, and a constant the engine made
-# from a plain number operand (drawn differently; ``.op`` is "" for both).
+# Pseudo-operations that mark leaves: a Value the user made, a constant the engine made from a
+# plain number operand, and a parameter (drawn differently; ``.op`` is "" for all three).
 LEAF = Op("", lambda: NAN, lambda f, out: ())
 CONSTANT = Op("", lambda: NAN, lambda f, out: ())
+PARAMETER = Op("", lambda: NAN, lambda f, out: ())  # a leaf that a model learns (autograd.Parameter)
 
 # The functions that derivative rules call, on floats.
 FLOATS = SimpleNamespace(div=div, pow=power, log=log)

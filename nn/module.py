@@ -164,6 +164,9 @@ def as_inputs(x: Any, n: int, who: str) -> Inputs:
     if _VALUE_TYPES.issuperset(map(type, x)):
         inputs = Inputs(x)
     else:
+        for i, v in enumerate(x):
+            if not isinstance(v, (Value, numbers.Real)):
+                raise TypeError(f"{who}: input {i} is a {type(v).__name__}; inputs must be numbers or Values")
         inputs = Inputs(v if isinstance(v, Value) else Value(v, label=f"x{i}") for i, v in enumerate(x))
     inputs.numbers = [v.data for v in inputs]
     return inputs

@@ -46,6 +46,32 @@ def test_neuron_is_one_dot_node_plus_activation():
     assert y.op == "tanh" and y.children[0].op == "dot"
 
 
+def _by_hand(neuron, xs):
+    """A neuron's output from its weights with plain float arithmetic (no engine)."""
+    total = sum(w.data * x for w, x in zip(neuron.w, xs)) + neuron.b.data
+    return max(total, 0.0) if neuron.activation == "relu" else total
+
+
+def test_layer_neurons_and_modes_agree_with_arithmetic_by_hand():
+    random.seed(4)
+    layer = nn.Layer(3, 4, activation="relu")
+    xs = [0.5, -1.5, 2.0]
+    expected = [_by_hand(n, xs) for n in layer.neurons]
+    assert [v.data for v in layer(xs)] == pytest.approx(expected, rel=1e-15)
+    direct = layer.neurons[2](xs)  # a neuron called by itself checks and labels its inputs
+    assert direct.data == pytest.approx(expected[2], rel=1e-15)
+    assert [c.label for c in direct.children[0].children[3:6]] == ["x0", "x1", "x2"]
+    with no_grad():  # the layer's fast path still honours the modes
+        out = layer(xs)
+    assert [v.data for v in out] == pytest.approx(expected, rel=1e-15) and all(v.is_leaf for v in out)
+    for w in layer.neurons[0].w:
+        w.data = 1.0
+    with pytest.raises(FloatingPointError, match="dot produced inf"), autograd.detect_anomaly():
+        layer([1e308, 1e308, 0.0])
+    with pytest.raises(TypeError, match="Layer"):
+        layer(["a", 1.0, 2.0])
+
+
 def test_zero_grad_and_state_dict_round_trip():
     net = seed_network()
     out = net([0.1, 0.2, 0.3])
