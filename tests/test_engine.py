@@ -203,3 +203,16 @@ def test_gradcheck_passes_and_reports_a_wrong_gradient():
     broken = lambda x: x * Value(x.data)  # hides one path from backward: d/dx is 2x, backward says x
     with pytest.raises(GradcheckError, match=r"input 0 \(= 1\.5\) is 1\.5 by backward but 2\.99999"):
         gradcheck(broken, [1.5])
+
+
+def test_parameter_is_a_marked_value():
+    w = autograd.Parameter(0.5, label="w")
+    assert type(w) is Value and isinstance(w, autograd.Parameter) and w.is_leaf and w.op == ""
+    assert repr(w) == "Parameter(data=0.5, grad=0.0, label='w')"
+    w.label = "w1"  # relabelling keeps the mark
+    assert isinstance(w, autograd.Parameter) and w.label == "w1"
+    y = w * 3.0
+    assert not isinstance(y, autograd.Parameter) and not isinstance(Value(0.5), autograd.Parameter)
+    assert not isinstance(0.5, autograd.Parameter)
+    y.backward()
+    assert w.grad == 3.0
