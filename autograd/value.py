@@ -70,11 +70,10 @@ def _unary(op: Op, a: "Value") -> "Value":
     return _node(op, out, (a,), (x,))
 
 
-def _binary(op: Op, a: Any, b: Any) -> "Value":
+def _binary(op: Op, a: "Value", b: Any) -> "Value":
+    # a is a Value: the reflected operators (2 * x) make their number a constant first
     if not isinstance(b, Value):
         b = constant(b, op.name)
-    elif not isinstance(a, Value):  # reflected operators (2 * x) pass the number first
-        a = constant(a, op.name)
     x = a.data
     y = b.data
     out = op.forward(x, y)
@@ -197,31 +196,31 @@ class Value:
         return _binary(ops.ADD, self, other)
 
     def __radd__(self, other: Any) -> "Value":
-        return _binary(ops.ADD, other, self)
+        return _binary(ops.ADD, constant(other, ops.ADD.name), self)
 
     def __sub__(self, other: Any) -> "Value":
         return _binary(ops.SUB, self, other)
 
     def __rsub__(self, other: Any) -> "Value":
-        return _binary(ops.SUB, other, self)
+        return _binary(ops.SUB, constant(other, ops.SUB.name), self)
 
     def __mul__(self, other: Any) -> "Value":
         return _binary(ops.MUL, self, other)
 
     def __rmul__(self, other: Any) -> "Value":
-        return _binary(ops.MUL, other, self)
+        return _binary(ops.MUL, constant(other, ops.MUL.name), self)
 
     def __truediv__(self, other: Any) -> "Value":
         return _binary(ops.DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> "Value":
-        return _binary(ops.DIV, other, self)
+        return _binary(ops.DIV, constant(other, ops.DIV.name), self)
 
     def __pow__(self, exponent: Any) -> "Value":
         return _binary(ops.POW if isinstance(exponent, Value) else ops.POW_CONST, self, exponent)
 
     def __rpow__(self, base: Any) -> "Value":
-        return _binary(ops.POW, base, self)
+        return _binary(ops.POW, constant(base, ops.POW.name), self)
 
     def __neg__(self) -> "Value":
         return _unary(ops.NEG, self)
