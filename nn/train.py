@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograd import Value
+from autograd import Value, gc_paused
 
 from .losses import Loss, accuracy
 from .module import Module
@@ -116,12 +116,13 @@ def fit(
             total, outputs_seen, targets_seen = 0.0, [], []
             for start in range(0, len(order), size):
                 batch = order[start : start + size]
-                outputs = [model(X[i]) for i in batch]
                 targets = [y[i] for i in batch]
-                loss = loss_fn(outputs, targets)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                with gc_paused():  # a step's graph holds no cycles: no collector scans while it lives
+                    outputs = [model(X[i]) for i in batch]
+                    loss = loss_fn(outputs, targets)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
                 total += loss.data * len(batch)
                 outputs_seen += [_numbers(o) for o in outputs]
                 targets_seen += targets

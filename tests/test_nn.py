@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 
@@ -377,6 +378,7 @@ def test_fit_is_reproducible_and_reports_accuracy():
         runs.append((h.loss, model.state_dict()))
     assert runs[0] == runs[1]
     assert h.epochs == 5 and h.stopped == "epochs" and all(0 <= a <= 1 for a in h.accuracy)
+    assert gc.isenabled()  # fit pauses the collector during each step, then restores it
 
 
 def test_fit_stops_when_the_weights_stop_changing():
