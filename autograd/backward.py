@@ -8,7 +8,10 @@ each operand ``local * gradient``, where ``local`` is d node / d operand:
 
 The locals are the floats recorded in the forward pass. With ``create_graph=True`` they are
 recomputed as Values from the same rules in ops.py, and the products and sums are recorded
-too, so the gradients are a graph that can be differentiated again.
+too, so the gradients are a graph that can be differentiated again. The common case (floats,
+no anomaly checks, no stepper) runs the same loop in ``_chain_rule``, which unpacks the edges
+of one- and two-operand nodes instead of slicing them: most nodes are such, and it is the
+hottest loop of the engine.
 """
 
 from __future__ import annotations
