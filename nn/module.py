@@ -13,7 +13,7 @@ from typing import Any
 
 from autograd import Parameter, Scope, Value, gc_paused
 from autograd.modes import state
-from autograd.value import _VALUE_TYPES
+from autograd.value import all_values
 
 
 class Module:
@@ -161,7 +161,7 @@ def as_inputs(x: Any, n: int, who: str) -> Inputs:
         raise TypeError(f"{who}: expected a list of {n} numbers or Values, got {type(x).__name__}")
     if len(x) != n:
         raise ValueError(f"{who}: expected {n} inputs, got {len(x)}; the input size must match nin={n}")
-    if _VALUE_TYPES.issuperset(map(type, x)):
+    if all_values(x):
         inputs = Inputs(x)
     else:
         for i, v in enumerate(x):
