@@ -156,6 +156,48 @@ def torch_leaf(value: float) -> object:
     return torch.tensor(value, dtype=torch.float64, requires_grad=True)
 
 
+class BareNode:
+    """Not chainrule: the least a pure-Python node can be, to measure the floor under row 2b.
+
+    Four slots like chainrule's Value, the arithmetic and the one local derivative written
+    inline, the plain number kept as a number (no constant node), and nothing else: no operation
+    table, no type checks, no modes, no tags. ``backward`` is the same iterative topological
+    sort and chain-rule loop, for one-operand nodes only, and without restoring anything.
+    """
+
+    __slots__ = ("data", "grad", "_edges", "_info")
+
+    def __init__(self, data: float, edges: tuple = ()):
+        self.data = data
+        self.grad = 0.0
+        self._edges = edges
+        self._info = None
+
+    def __mul__(self, c: float) -> "BareNode":
+        return BareNode(self.data * c, (self, c))
+
+    def __add__(self, c: float) -> "BareNode":
+        return BareNode(self.data + c, (self, 1.0))
+
+    def backward(self) -> None:
+        order, seen, stack = [], set(), [self]
+        while stack:
+            node = stack.pop()
+            if node is None:
+                order.append(stack.pop())
+            elif node not in seen:
+                seen.add(node)
+                if node._edges:
+                    stack += [node, None, node._edges[0]]
+                else:
+                    order.append(node)
+        self.grad = 1.0
+        for node in reversed(order):
+            if node._edges:
+                child, local = node._edges
+                child.grad += local * node.grad
+
+
 # --- 3. memory ---------------------------------------------------------------------------------
 
 def bytes_per_binary_node(value_type: Callable[[float], object], n: int = 100_000) -> float:
@@ -317,6 +359,10 @@ def main() -> None:
             f"PyTorch 0-d {b / n * 1e9:.0f} ns", f"{r:.1f}× faster")
     else:
         add("2b. op chain vs PyTorch", "-", "PyTorch not installed", "-")
+    if torch is not None:  # the floor under row 2b: no pure-Python engine can beat this node
+        a, b, r = alternate(chain(BareNode, n), chain(torch_leaf, n), rounds)
+        add("2c. the same chain of bare Python nodes (`BareNode`: the floor)", f"{a / n * 1e9:.0f} ns",
+            f"PyTorch 0-d {b / n * 1e9:.0f} ns", f"{r:.1f}× faster")
 
     mine = bytes_per_binary_node(Value)
     theirs = bytes_per_binary_node(MgValue) if MgValue is not None else float("nan")
