@@ -107,6 +107,12 @@ class Op:
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
+    def __copy__(self) -> "Op":  # one object per operation: copies of nodes share it (`is` tests)
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "Op":
+        return self
+
 
 def _d_pow_base(f: Any, a: Any, b: Any) -> Any:
     # PyTorch: the exponent 0 gives 0 even at a = 0, where b * a**(b-1) would be 0 * inf

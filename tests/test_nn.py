@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import random
@@ -71,6 +72,15 @@ def test_layer_neurons_and_modes_agree_with_arithmetic_by_hand():
         layer([1e308, 1e308, 0.0])
     with pytest.raises(TypeError, match="Layer"):
         layer(["a", 1.0, 2.0])
+
+
+def test_a_deep_copy_is_an_independent_model_with_the_same_parameters():
+    net = seed_network()
+    twin = copy.deepcopy(net)
+    assert twin.state_dict() == net.state_dict() and len(twin.parameters()) == len(net.parameters())
+    assert all(isinstance(p, nn.Parameter) for p in twin.parameters())
+    autograd.sum(twin([0.1, 0.2, 0.3])).backward()
+    assert any(p.grad != 0 for p in twin.parameters()) and all(p.grad == 0 for p in net.parameters())
 
 
 def test_zero_grad_and_state_dict_round_trip():
