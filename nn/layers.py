@@ -64,7 +64,13 @@ class Neuron(Module):
     def forward(self, x: Sequence[Any]) -> Value:
         if type(x) is not Inputs or len(x) != self.nin:  # a Layer passes checked inputs: no second check
             x = as_inputs(x, self.nin, "Neuron")
-        out = dot_of_values(self.w, x, x.numbers, self.b)
+        try:
+            out = dot_of_values(self.w, x, x.numbers, self.b)
+        except AttributeError:  # (a try costs nothing on 3.11 until something raises)
+            raise TypeError(
+                "Neuron: its weights .w and bias .b must be Values (autograd.Parameter); "
+                "to set their numbers, assign to w[i].data or use load_state_dict"
+            ) from None
         return out if self._activate is None else self._activate(out)
 
     def config(self) -> dict[str, Any]:

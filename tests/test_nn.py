@@ -72,6 +72,9 @@ def test_layer_neurons_and_modes_agree_with_arithmetic_by_hand():
         layer([1e308, 1e308, 0.0])
     with pytest.raises(TypeError, match="Layer"):
         layer(["a", 1.0, 2.0])
+    layer.neurons[1].w[0] = 0.5  # a plain number where a weight Value belongs
+    with pytest.raises(TypeError, match=r"weights \.w and bias \.b must be Values"):
+        layer(xs)
 
 
 def test_a_deep_copy_is_an_independent_model_with_the_same_parameters():
