@@ -14,7 +14,7 @@ test: setup
 	$(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check autograd nn tests bench
+	$(VENV)/bin/ruff check autograd nn chainrule_cli tests bench
 	$(VENV)/bin/mypy
 
 notebooks:

@@ -11,7 +11,7 @@ import pytest
 from conftest import needs_dot
 
 import nn
-from nn.cli import main
+from chainrule_cli.main import main
 
 
 def run(args, capsys):
@@ -156,7 +156,7 @@ def test_graph_input_errors_exit_2(args, message, capsys, tmp_path, monkeypatch)
 
 def test_console_script_and_python_dash_m_run():
     for command in ([os.path.join(os.path.dirname(sys.executable), "chainrule"), "--help"],
-                    [sys.executable, "-m", "nn", "graph", "x*x", "x=3"]):
+                    [sys.executable, "-m", "chainrule_cli", "graph", "x*x", "x=3"]):
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
     assert "d out / d x = 6" in result.stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import needs_dot
 
-from nn.cli import main
+from chainrule_cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -1,4 +1,4 @@
-"""The ``chainrule`` command (also ``python -m nn``).
+"""The ``chainrule`` command (also ``python -m chainrule_cli``): the application on top of ``nn``.
 
 ``chainrule train`` trains the seed network "L1 → sigmoid → L2" with softmax cross-entropy
 and SGD on a built-in data set and prints its loss and accuracy; ``--out DIR`` also writes the
@@ -21,7 +21,9 @@ import nn
 from autograd import no_grad
 from nn import optim
 
-from . import plots
+from nn import plots
+
+from .expr import ExpressionError, run_graph_command
 
 DATASETS = ("moons", "xor", "animals", "digits")
 LOSSES = ("cross-entropy", "mse", "hinge", "bce")
@@ -225,8 +227,6 @@ def _write_outputs(out: Path, model: Any, history: Any, X: list, y: list, loss_f
 
 
 def graph(args: argparse.Namespace) -> int:
-    from .expr import run_graph_command
-
     return run_graph_command(args)
 
 
@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             raise UsageError("chainrule: choose a command, train or graph (see 'chainrule --help')")
         return train(args) if args.command == "train" else graph(args)
-    except UsageError as error:
+    except (UsageError, ExpressionError) as error:
         print(error, file=sys.stderr)
         return 2
     except OSError as error:  # an output path that cannot be written: one line, no traceback

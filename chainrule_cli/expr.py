@@ -126,9 +126,7 @@ def parse_bindings(pairs: list[str]) -> dict[str, float]:
 
 
 def run_graph_command(args: Any) -> int:
-    """What ``chainrule graph`` does; returns the exit status (2 for a refused input)."""
-    from .cli import UsageError
-
+    """What ``chainrule graph`` does; returns the exit status (a refused input raises ``ExpressionError``)."""
     output: Path | None = args.output
     try:
         if output is not None:
@@ -145,7 +143,7 @@ def run_graph_command(args: Any) -> int:
         values = {name: Value(env[name], label=name) for name in names if name in env}
         out = evaluate(tree, values)
     except ExpressionError as error:
-        raise UsageError(f"chainrule graph: {error}") from None
+        raise ExpressionError(f"chainrule graph: {error}") from None
     out.label = "out"
     out.backward()
     print(f"{args.expression.strip()} = {out.data:.6g}")
