@@ -8,13 +8,13 @@
 0.000726
 """
 
-from .backward import grad, topological_order, zero_grad
+from .backward import Step, backward_steps, grad, topological_order, zero_grad
 from .check import GradcheckError, gradcheck
 from .modes import Scope, current_scope, detect_anomaly, enable_grad, gc_paused, is_grad_enabled, no_grad, scope
 from .value import Parameter, Value, constant, dot, sum
 
 __all__ = [
-    "Value", "Parameter", "constant", "sum", "dot", "grad", "topological_order",
+    "Value", "Parameter", "backward_steps", "Step", "constant", "sum", "dot", "grad", "topological_order",
     "zero_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "scope", "Scope", "current_scope", "gc_paused",
     "gradcheck", "GradcheckError", "draw", "draw_steps", "save_steps",
 ]

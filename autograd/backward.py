@@ -16,8 +16,8 @@ hottest loop of the engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from .modes import gc_paused, state
 from .ops import INF
@@ -170,6 +170,36 @@ def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool =
     found = dict(zip(order, grads))
     zero: Any = constant(0.0, "grad") if create_graph else 0.0
     return [found.get(x, zero) for x in inputs]  # .get: an input that output does not depend on
+
+
+class Step(NamedTuple):
+    """One step of the backward pass: ``node`` passes its complete gradient on to its operands."""
+
+    node: Value
+    grad: float  # d root / d node, complete at this step
+    contributions: tuple[tuple[Value, float, float], ...]  # (operand, local derivative, local * grad)
+
+
+def backward_steps(root: Value, gradient: Any = 1.0) -> Iterator[Step]:
+    """The backward pass one node at a time, in ``backward()``'s order, touching no ``.grad``.
+
+    Adding up each step's contributions per operand gives exactly ``backward()``'s gradients.
+
+    >>> from autograd import Value, backward_steps
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> [(s.node.op, s.grad, [c for _, _, c in s.contributions]) for s in backward_steps(a * b + a)]
+    [('+', 1.0, [1.0, 1.0]), ('*', 1.0, [-3.0, 2.0])]
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_steps: expected a Value, got {type(root).__name__}")
+    steps: list[Step] = []
+
+    def record(node: Value) -> None:
+        g = float(node.grad)
+        steps.append(Step(node, g, tuple((c, d, d * g) for c, d in zip(node.children, node.local_grads))))
+
+    backprop(root, _seed(gradient, False), on_step=record)
+    yield from steps
 
 
 def _seed(gradient: Any, create_graph: bool) -> Any:

@@ -178,6 +178,17 @@ class Value:
         return not self._edges
 
     @property
+    def is_parameter(self) -> bool:
+        """True for a leaf that a model learns (made by ``autograd.Parameter``)."""
+        return self._info.op is ops.PARAMETER
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """d self / d child for each of ``children``, as floats computed in the forward pass."""
+        edges = self._edges
+        return tuple(float(d) for d in edges[len(edges) // 2 :])
+
+    @property
     def is_constant(self) -> bool:
         """True for a leaf the engine made from a plain-number operand."""
         return self._info.op is ops.CONSTANT
