@@ -293,7 +293,7 @@ def confusion_matrix(model: Any, X: Sequence[Any], y: Sequence[int], class_names
     if not draw:
         return counts
     names = list(class_names) if class_names is not None else [str(k) for k in range(n)]
-    fig, ax, own = _figure(ax, (0.45 * n + 2.4, 0.45 * n + 1.8))
+    fig, ax, own = _figure(ax, (0.36 * n + 1.6, 0.36 * n + 1.2))
     ax.imshow(counts, cmap="Blues")
     top = max(max(row) for row in counts) or 1
     for i in range(n):
@@ -315,19 +315,24 @@ class LiveView:
     """A picture of training that redraws itself in place in a notebook: loss curves and, when a
     ``model`` with 2-D inputs is given, its decision boundary. ``fit(..., live=True)`` makes one.
 
-    ``update(history)`` redraws at most once per ``min_interval`` seconds (``final=True``
-    always redraws), so watching costs little time however fast the epochs are.
+    ``boundary``: keywords for ``decision_boundary`` (class names, axis names, scale).
+    ``update(history)`` redraws at most once per ``min_interval`` seconds, and waits at least
+    three times as long as the last drawing took (``final=True`` always redraws): watching
+    costs at most about a quarter of the training time, however fast the epochs are.
     """
 
     def __init__(self, epochs: int, model: Any, X: Sequence[Any], y: Sequence[Any],
                  validation: tuple[Sequence, Sequence] | None = None, *, min_interval: float = 0.5,
-                 clock: Callable[[], float] | None = None, resolution: int = 40):
+                 clock: Callable[[], float] | None = None, resolution: int = 30,
+                 boundary: Mapping[str, Any] | None = None):
         import time
 
         self.epochs, self.model, self.X, self.y, self.validation = epochs, model, X, y, validation
-        self.min_interval, self.resolution = min_interval, resolution
+        self.min_interval = min_interval
+        self.boundary = {"resolution": resolution, "title": "what the model says now", **(boundary or {})}
         self.clock = clock or time.monotonic
         self.last = -math.inf
+        self.cost = 0.0  # seconds the last drawing took
         self.handle: Any = None
 
     def figure(self, history: Any) -> Any:
@@ -343,21 +348,21 @@ class LiveView:
             status += f": loss {last.loss:.3f}" + (f", validation {last.val_loss:.3f}" if last.val_loss is not None else "")
         loss_curve(history, ax=axes[0], title=status, epochs=self.epochs)
         if self.model is not None:
-            decision_boundary(self.model, self.X, self.y, ax=axes[1], test=self.validation,
-                              resolution=self.resolution, title="what the model says now")
+            decision_boundary(self.model, self.X, self.y, ax=axes[1], test=self.validation, **self.boundary)
         fig.tight_layout()
         return fig
 
     def update(self, history: Any, final: bool = False) -> None:
         now = self.clock()
-        if not final and now - self.last < self.min_interval:
+        if not final and now - self.last < max(self.min_interval, 3 * self.cost):
             return
-        self.last = now
         from IPython.display import Image, display
 
         buffer = io.BytesIO()
         self.figure(history).savefig(buffer, format="png")
         image = Image(data=buffer.getvalue(), format="png")
+        self.last = self.clock()
+        self.cost = self.last - now
         if self.handle is None:
             self.handle = display(image, display_id=True)
         else:

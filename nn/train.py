@@ -214,7 +214,7 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     validation: tuple[Sequence[Any], Sequence[Any]] | None = None,
-    live: bool = False,
+    live: bool | dict[str, Any] = False,
 ) -> History:
     """Train ``model`` on ``X``, ``y`` and return a ``History``.
 
@@ -232,6 +232,8 @@ def fit(
     else one line of text). ``live=True``: in a notebook, the loss curves (and for 2-D inputs
     with classes, the decision boundary) redrawn in place as training runs, at most about
     twice a second plus once at the end (needs matplotlib); elsewhere the same as ``progress``.
+    ``live`` may also be a dict of ``plots.decision_boundary`` keywords for the picture, e.g.
+    ``{"class_names": ("cat", "dog"), "xlabel": "weight (kg)", "scale": (10, 50)}``.
 
     Ctrl-C stops cleanly and returns the history so far (``stopped == "interrupted"``): an
     optimizer step is never half applied, and the model keeps the weights of the last
@@ -272,8 +274,8 @@ def fit(
     rng = random.Random(seed)
     history = History(loss_name=next((_LOSS_NAMES[c.__name__] for c in type(loss_fn).__mro__
                                         if c.__name__ in _LOSS_NAMES), ""))
-    view = _live_view(model, X, y, loss_fn, epochs, validation) if live and in_notebook() else None
-    bar = _progress(epochs, progress or live) if view is None else None
+    view = _live_view(model, X, y, loss_fn, epochs, validation, live) if live and in_notebook() else None
+    bar = _progress(epochs, progress or bool(live)) if view is None else None
     order = list(range(len(X)))
     interrupt = _HeldInterrupt()
     try:
@@ -353,12 +355,14 @@ def _summary(record: Epoch) -> str:
 
 
 def _live_view(model: Module, X: Sequence[Any], y: Sequence[Any], loss_fn: Loss, epochs: int,
-               validation: tuple[Sequence[Any], Sequence[Any]] | None) -> Any:
+               validation: tuple[Sequence[Any], Sequence[Any]] | None, live: Any) -> Any:
     from . import plots
 
     with no_grad():
         two_d = len(X[0]) == 2 and loss_fn.correct(model(X[0]), y[0]) is not None
-    return plots.LiveView(epochs, model if two_d else None, X, y, validation, min_interval=0.5, clock=time.monotonic)
+    options = dict(live) if isinstance(live, dict) else {}
+    return plots.LiveView(epochs, model if two_d else None, X, y, validation, min_interval=0.5, clock=time.monotonic,
+                          boundary=options)
 
 
 def _numbers(output: Any) -> Any:

@@ -266,7 +266,7 @@ def test_decision_boundary_covers_every_sample_and_tells_train_from_test():
     pytest.importorskip("matplotlib")
     random.seed(0)
     X, y = nn.data.animals(n=80, seed=1)
-    X = [[w / 10, l / 50] for w, l in X]
+    X = [[w / 10, length / 50] for w, length in X]
     model = nn.Sequential(nn.Layer(2, 3), nn.Sigmoid(), nn.Layer(3, 2))
     ax = plots.decision_boundary(model, X[:60], y[:60], test=(X[60:], y[60:]), class_names=("cat", "dog"),
                                  scale=(10, 50), xlabel="weight (kg)", ylabel="length (cm)", resolution=20)
