@@ -162,16 +162,17 @@ def check_bias_gradients(grad_b1: Callable[[list[float], list[float], float], li
 
     rng_state = random.getstate()
     random.seed(7)
-    net = nn.Sequential(nn.Layer(2, 3), nn.Sigmoid(), nn.Layer(3, 1))
+    l1, l2 = nn.Layer(2, 3), nn.Layer(3, 1)
+    net = nn.Sequential(l1, nn.Sigmoid(), l2)
     random.setstate(rng_state)
     x, target = [0.4, -1.2], 1.0
     with no_grad():
-        S = [v.data for v in net[1](net[0](x))]
+        S = [v.data for v in nn.Sigmoid()(l1(x))]
     prediction = net(x)
     out = prediction[0] if isinstance(prediction, list) else prediction
     nn.MSELoss(half=True)([out], [target]).backward()
-    expected = [n.b.grad for n in net[0].neurons]
-    got, error = _call(grad_b1, S, [w.data for w in net[2].neurons[0].w], out.data - target)
+    expected = [n.b.grad for n in l1.neurons]
+    got, error = _call(grad_b1, S, [w.data for w in l2.neurons[0].w], out.data - target)
     if error or not isinstance(got, (list, tuple)) or len(got) != 3 or not all(_close(g, e, 1e-9) for g, e in zip(got, expected)):
         return _verdict(False, "", error or f"backward() says {[round(e, 6) for e in expected]}; yours: {got!r}")
     return _verdict(True, f"{[round(e, 6) for e in expected]}, as backward() computes", "")

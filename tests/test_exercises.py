@@ -78,4 +78,4 @@ def test_every_valid_order_is_accepted(order):
 
 @pytest.mark.parametrize("rate, verdict", [(0.05, "not yet"), (0.5, "right"), (1.0, "right"), (1.5, "not yet")])
 def test_learning_rates_too_small_and_too_large_are_both_refused(rate, verdict):
-    assert _verdict("from nn import exercises\nexercises.check_learning_rate(%r)" % rate).startswith(verdict)
+    assert _verdict(f"from nn import exercises\nexercises.check_learning_rate({rate!r})").startswith(verdict)
