@@ -25,9 +25,11 @@ from .engine import (
     dot,
     dot_unchecked,
     grad,
-    sum,
     topological_order,
     zero_grad,
+)
+from .engine import (
+    sum as sum,  # (autograd.sum; left out of __all__ so that "import *" keeps Python's sum)
 )
 from .modes import Scope, current_scope, detect_anomaly, enable_grad, gc_paused, is_grad_enabled, no_grad, scope
 

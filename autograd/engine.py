@@ -60,7 +60,7 @@ class Value:
             raise TypeError(f"Value(label=...): expected str, got {type(label).__name__}")
         self.data = _real(data, "Value(data)")
         self.grad: Any = 0.0
-        self._edges: tuple = ()
+        self._edges: tuple[Any, ...] = ()
         self._info = Tag(ops.LEAF, label, modes().scope) if label else modes().scope.tags[ops.LEAF]
 
     # --- what the node is ----------------------------------------------------------------
@@ -266,7 +266,7 @@ def record(op: Op, *operands: Value) -> Value:
     return node
 
 
-def _node(data: float, edges: tuple, info: Tag) -> Value:
+def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
     """A Value from its four parts (the engine made them: no checks)."""
     node = Value.__new__(Value)
     node.data = data
@@ -451,8 +451,8 @@ def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Ite
 
 
 def _is_bad(x: Any) -> bool:
-    x = float(x)
-    return x != x or abs(x) == INF
+    number = float(x)
+    return number != number or abs(number) == INF
 
 
 def _raise_backward(node: Value, child: Value, local: Any, g: Any, contribution: Any, before: Any) -> None:

@@ -77,7 +77,7 @@ class Scope:
         return "Scope(" + "/".join(s.name for s in self.path()) + ")"
 
 
-class _Tags(dict):
+class _Tags(dict[Op, Tag]):
     def __init__(self, scope: Scope):
         super().__init__()
         self.scope = scope

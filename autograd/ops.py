@@ -25,8 +25,8 @@ stay zero even times an infinite or nan gradient (``MASKED_ZERO``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 import operator
+from collections.abc import Callable
 from operator import mul
 from types import SimpleNamespace
 from typing import Any
@@ -180,7 +180,7 @@ class Op:
         self.key = key
         self.name = name
         self.derivative = derivative
-        self.on_floats: Callable[..., float] = getattr(FLOATS, key, None)  # the forward pass, on floats
+        self.on_floats: Callable[..., float] = getattr(FLOATS, key, float)  # the forward pass, on floats
 
     def forward(self, f: Any, *operands: Any) -> Any:
         """The result of this operation on ``operands``, computed with namespace ``f``."""

@@ -142,7 +142,7 @@ def test_stepper_steps_follow_backward_and_end_with_its_gradients():
     totals = {o: 1.0}
     for step in steps:
         assert step.grad == totals[step.node]  # complete when it is passed on
-        for child, local, contribution in step.contributions:
+        for child, _, contribution in step.contributions:
             totals[child] = totals.get(child, 0.0) + contribution
     assert [totals[v] for v in order_of_o] == [v.grad for v in order_of_o]  # backward()'s numbers
     frames = list(draw_steps(o))
