@@ -16,14 +16,14 @@ from .value import Parameter, Value, constant, dot, sum
 __all__ = [
     "Value", "Parameter", "backward_steps", "Step", "constant", "sum", "dot", "grad", "topological_order",
     "zero_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "scope", "Scope", "current_scope", "gc_paused",
-    "gradcheck", "GradcheckError", "draw", "draw_steps", "save_steps",
+    "gradcheck", "GradcheckError", "draw", "draw_steps", "save_steps", "explore",
 ]
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):  # drawing imports graphviz: only when a drawing is asked for
-    if name in ("draw", "draw_steps", "save_steps", "GraphTooLarge", "GraphvizMissing"):
+def __getattr__(name: str):  # the drawing package loads only when a drawing is asked for
+    if name in ("draw", "draw_steps", "save_steps", "explore", "GraphTooLarge", "GraphvizMissing"):
         from . import drawing as _draw_module
 
         return getattr(_draw_module, name)
