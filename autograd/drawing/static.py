@@ -149,9 +149,12 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _legend(roles: set[str]) -> str:
+def _legend(roles: set[str], shaded: bool) -> str:
     cells = "".join(f'<TD BGCOLOR="{ROLE_STYLE[r]}" BORDER="1"> {ROLE_MEANING[r]} </TD>'
                     for r in ROLE_STYLE if r in roles)
+    if shaded:
+        cells = f'<TD BGCOLOR="{_shade(1.0)}" BORDER="1"> the darker, the larger |grad| </TD>'
+
     return (f'<<TABLE BORDER="0" CELLSPACING="4"><TR>{cells}<TD>double border: the output'
             '  ·  circles: operations</TD></TR></TABLE>>')
 
@@ -255,7 +258,7 @@ def dot_source(
     lines = ["digraph {\n", "\tgraph [" + " ".join(f'{k}="{v}"' for k, v in graph.items()) + "]\n",
              f'\tnode [fontname="{FONT}" fontsize="10" height="0.3"]\n', '\tedge [arrowsize="0.6"]\n']
     if legend:
-        lines.append(f"\tgraph [labelloc=b labeljust=l label={_legend(roles)}]\n")
+        lines.append(f"\tgraph [labelloc=b labeljust=l label={_legend(roles, shade_grad)}]\n")
     _emit_clusters(lines, clusters, layout, flip=rankdir == "LR")
     seen: set[tuple[str, str]] = set()
     for tail, head in edges:
