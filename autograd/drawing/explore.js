@@ -56,19 +56,19 @@ function chainruleExplorer(uid) {
     if (shapes[n.shown]) shapes[n.shown].classList.add(cls);
     if (n.shown === n.id && shapes["op" + id.slice(1)]) shapes["op" + id.slice(1)].classList.add(cls);
   }
-  function note(edge, lines) {  // a label at the middle of an edge: local × incoming = contribution
+  function note(edge, lines) {  // a label where an edge leaves its operand: local × incoming = contribution
     var path = edge && edge.querySelector("path");
     if (!path) return;
-    var p = path.getPointAtLength(path.getTotalLength() / 2);
+    // operands sit one above the other, so labels at their edges' tails do not overlap
+    var p = path.getPointAtLength(Math.min(4, path.getTotalLength() / 4));
     var g = document.createElementNS(NS, "g");
     g.setAttribute("class", "cr-note");
     var rect = document.createElementNS(NS, "rect");
     g.appendChild(rect);
     lines.forEach(function (line, k) {
       var t = document.createElementNS(NS, "text");
-      t.setAttribute("x", p.x);
-      t.setAttribute("y", p.y - 3 + 12 * k - 6 * (lines.length - 1));
-      t.setAttribute("text-anchor", "middle");
+      t.setAttribute("x", p.x + 3);
+      t.setAttribute("y", p.y + 3 + 12 * k - 6 * (lines.length - 1));
       t.textContent = line;
       g.appendChild(t);
     });

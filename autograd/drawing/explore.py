@@ -53,13 +53,13 @@ def _rule(v: Value, k: int) -> str:
     """The rule for d v / d (operand k), with the numbers put in."""
     local = _num(v.local_grads[k])
     if v.op == "sum":
-        return f"d(Σ aᵢ)/da{k + 1} = 1"
-    if v.op == "dot":  # operands: w1..wn, x1..xn, then the bias when there is one
+        return f"d(Σ aᵢ)/da{k} = 1"
+    if v.op == "dot":  # operands: w0..wn-1, x0..xn-1, then the bias when there is one
         n = len(v.children) // 2
         if k >= 2 * n:
             return "d(w·x+b)/db = 1"
         other = v.children[k + n] if k < n else v.children[k - n]
-        which, partner = (f"w{k + 1}", f"x{k + 1}") if k < n else (f"x{k - n + 1}", f"w{k - n + 1}")
+        which, partner = (f"w{k}", f"x{k}") if k < n else (f"x{k - n}", f"w{k - n}")  # numbered as nn does
         return f"d(w·x+b)/d{which} = {partner} = {_num(other.data)}"
     rules = RULES.get(v.op)
     if rules is None or k >= len(rules):
