@@ -120,8 +120,11 @@ def step_through(page: Page, root: Value) -> None:
         assert page.text(".cr-status").startswith(f"backward {k}/{len(operations)}")
         # the node passing its gradient on holds its complete gradient: backward()'s
         assert f"grad {order[i].grad:.4g}" in page.records()[f"v{i}"]["texts"]
-        for c in order[i].children:  # each edge to an operand says local × incoming = contribution
-            assert "×" in page.text(".cr-step")
+        # one "local × incoming = contribution" per operand, on its edge and in the side panel
+        lines = [line for line in page.text(".cr-step").splitlines() if line.startswith("→ ")]
+        assert len(lines) == len(order[i].children)
+        assert all(f" × {order[i].grad:.4g} = " in line for line in lines)
+        assert page.page.locator(".cr-note").count() == len(order[i].children)
     page.press("End")
     check_final(page, order)
     page.press("ArrowLeft")
