@@ -208,6 +208,14 @@ def test_stepper_has_one_frame_per_processed_node():
 def test_stepper_ends_with_backwards_gradients():
     o = neuron()  # backward() has run: every .grad holds d o / d node
     order = autograd.topological_order(o)
+    steps = list(autograd.backward_steps(o))
+    assert [s.node for s in steps] == [v for v in reversed(order) if v.children]
+    totals = {o: 1.0}
+    for step in steps:
+        assert step.grad == totals[step.node]  # complete when it is passed on
+        for child, _local, contribution in step.contributions:
+            totals[child] = totals.get(child, 0.0) + contribution
+    assert [totals[v] for v in order] == [v.grad for v in order]  # backward()'s numbers
     frames = list(draw_steps(o))
     last = frames[-1].source
     for i, v in enumerate(order):

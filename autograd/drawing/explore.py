@@ -18,8 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..backward import backward_steps
-from ..value import Value
+from ..engine import Value, backward_steps
 from . import engine
 from .static import ROLE_MEANING, Layout, dot_source, record_id, role, symbol
 

@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..backward import backward_steps, topological_order
-from ..value import Value
+from ..engine import Value, backward_steps, topological_order
 from . import engine
 from .engine import GraphvizMissing
 
