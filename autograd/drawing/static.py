@@ -325,6 +325,20 @@ class Drawing:
             return {"text/plain": str(error)}
 
 
+def checked_layout(who: str, root: Any, rankdir: str, depth: Any, max_nodes: int | None) -> Layout:
+    """The layout of ``root``'s graph, after checking the arguments and the size (before any work)."""
+    if not isinstance(root, Value):
+        raise TypeError(f"{who}: expected a Value, got {type(root).__name__}")
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(f"{who}: rankdir must be 'LR' or 'TB', got {rankdir!r}")
+    try:
+        layout = Layout(root, depth)
+    except ValueError as error:
+        raise ValueError(f"{who}: {error}") from None
+    layout.check_size(max_nodes, who)
+    return layout
+
+
 def draw(
     root: Value,
     *,
@@ -357,15 +371,7 @@ def draw(
     >>> print(draw(y).source.splitlines()[0])
     digraph {
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"draw: expected a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "TB"):
-        raise ValueError(f"draw: rankdir must be 'LR' or 'TB', got {rankdir!r}")
-    try:
-        layout = Layout(root, depth)
-    except ValueError as error:
-        raise ValueError(f"draw: {error}") from None
-    layout.check_size(max_nodes, "draw")
+    layout = checked_layout("draw", root, rankdir, depth, max_nodes)
     return Drawing(dot_source(layout, rankdir=rankdir, show_grad=show_grad, fmt=fmt, shade_grad=shade_grad,
                               highlight=highlight, grads=grads, legend=legend))
 
@@ -396,17 +402,8 @@ def draw_steps(root: Value, **options: Any) -> Iterator[Drawing]:
     >>> len(frames)        # tanh, then *: one frame per operation node
     2
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"draw_steps: expected a Value, got {type(root).__name__}")
-    depth = options.pop("depth", None)
-    max_nodes = options.pop("max_nodes", 300)
-    if options.get("rankdir", "LR") not in ("LR", "TB"):
-        raise ValueError(f"draw_steps: rankdir must be 'LR' or 'TB', got {options['rankdir']!r}")
-    try:
-        layout = Layout(root, depth)
-    except ValueError as error:
-        raise ValueError(f"draw_steps: {error}") from None
-    layout.check_size(max_nodes, "draw_steps")
+    layout = checked_layout("draw_steps", root, options.get("rankdir", "LR"), options.pop("depth", None),
+                            options.pop("max_nodes", 300))
     return _frames(layout, options)
 
 
