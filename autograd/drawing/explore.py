@@ -156,7 +156,7 @@ class Explorer:
         payload = json.dumps(_payload(self.layout), separators=(",", ":"), ensure_ascii=False)
         self._uid = "cr" + hashlib.sha1(payload.encode()).hexdigest()[:8] + f"n{next(_serial)}"
         self._svg = _svg(self.layout, self._uid)
-        self._payload = payload.replace("</", "<\\/")  # safe inside <script>
+        self._payload = payload.replace("<", "\\u003c")  # inert inside <script>: no "</script>", no "<!--"
 
     def __repr__(self) -> str:
         return f"<Explorer: {len(self.layout.order)} nodes; save(path) writes a page>"
