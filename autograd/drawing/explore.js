@@ -24,10 +24,15 @@ function chainruleExplorer(uid) {
     if (g.getAttribute("class") === "node") { shapes[name] = g; g.setAttribute("data-node", name); }
     else edges[name] = g;
   });
+  var middles = {};  // measure every shape first: changing the SVG between measures re-lays it out
+  data.nodes.forEach(function (n) {
+    var g = n.shown === n.id ? shapes[n.id] : null;
+    if (g) { var box = g.getBBox(); middles[n.id] = box.x + box.width / 2; }
+  });
   data.nodes.forEach(function (n) {
     var g = n.shown === n.id ? shapes[n.id] : null;
     if (!g) return;
-    var box = g.getBBox(), middle = box.x + box.width / 2;
+    var middle = middles[n.id];
     g.querySelectorAll("text").forEach(function (t) {  // the last "data"/"grad" texts: the caption comes first
       var s = t.textContent;
       if (s.indexOf("data ") === 0) n.dataEl = t;

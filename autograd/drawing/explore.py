@@ -140,8 +140,11 @@ def _svg(layout: Layout, uid: str) -> str:
     svg = engine.run(dot_source(layout, ranksep=0.9), "svg").decode("utf-8")  # room for the notes on edges
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
+    svg = re.sub(r' id="(graph|node|edge|clust)\d+"', "", svg)  # not needed, and unique only within one SVG
     svg = re.sub(r'\bid="', f'id="{uid}-', svg)
     svg = re.sub(r'(xlink:href|href)="#', rf'\1="#{uid}-', svg)
+    # the common text style once, on the <svg> (explore.css), instead of on each of ~1,000 texts
+    svg = svg.replace(' xml:space="preserve"', "").replace(' font-family="Helvetica,sans-Serif" font-size="10.00"', "")
     return re.sub(r">\s+<", "><", svg)
 
 
