@@ -91,7 +91,7 @@ def test_two_explorers_in_one_notebook_do_not_share_ids():
     y = neuron()
     first, second = explore(y)._repr_html_(), explore(y)._repr_html_()
     ids = re.findall(r'\bid="([^"]+)"', first + second)
-    assert len(ids) == len(set(ids)) > 10
+    assert len(ids) == len(set(ids)) >= 2  # the two explorers (and anything Graphviz names), each once
     assert re.search(r'class="cr-explorer" id="([^"]+)"', first).group(1) != re.search(
         r'class="cr-explorer" id="([^"]+)"', second).group(1)
 
