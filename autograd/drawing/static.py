@@ -299,7 +299,7 @@ except ImportError:  # without it drawings still give their DOT text and render 
     _Base = object
 
 
-class Drawing(_Base):  # type: ignore[misc,valid-type]
+class Drawing(_Base):
     """A drawing: a ``graphviz.Digraph`` (when the graphviz package is installed) that shows
     inline in Jupyter (SVG) and renders to files with the Graphviz program found here.
 
