@@ -84,7 +84,9 @@ def test_save_and_load_round_trip_bit_exact(tmp_path):
     ('{"format": "chainrule-model", "version": 1, "model": {"type": "Layer", "nin": 2, "nout": 1, "evil": 1}, '
      '"state": {}}', "cannot build Layer"),
     ('{"format": "chainrule-model", "version": 1, "model": {"type": "Layer", "nin": 1, "nout": 1}, '
-     '"state": {"neurons.0.w.0": 0.5}}', "do not fit the architecture.*missing 'neurons.0.b'"),
+     '"state": {"neurons.0.w.0": 0.5}}', "do not fit the architecture: it needs 2 weights and the file holds 1"),
+    ('{"format": "chainrule-model", "version": 1, "model": {"type": "Layer", "nin": 1, "nout": 1}, '
+     '"state": {"neurons.0.w.0": 0.5, "neurons.0.bias": 1, "x": 2}}', "do not fit the architecture.*unexpected"),
 ])
 def test_corrupt_or_mismatched_files_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -108,7 +110,7 @@ def test_a_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatc
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(json, "dump", explode)
+    monkeypatch.setattr(os, "fsync", explode)  # the temporary file exists and is half written
     with pytest.raises(OSError, match="disk full"):
         nn.save(_model(), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.json"]
