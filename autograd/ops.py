@@ -1,19 +1,25 @@
 """The table of operations: each one's forward pass and local derivatives, written once.
 
-An entry is ``Op(name, forward, derivative)``:
+An entry is ``Op(name, forward, derivative)``. Both functions take a *namespace* ``f`` first,
+which supplies the functions they call (``f.exp``, ``f.div``, ...), so the very same line runs
+on three kinds of numbers:
 
-* ``forward(*data)`` computes the result from the operands' floats, with IEEE-754 semantics
-  (``1/0`` is ``inf``, ``log(0)`` is ``-inf``, ``log(-1)`` is ``nan``), as PyTorch float64 does.
-* ``derivative(f, out, *operands)`` returns d out / d operand for each operand, given the
-  result ``out``. It is written with arithmetic operators and the functions of ``f`` only, so
-  the very same line runs on floats (``f = FLOATS``, during the forward pass, where the numbers
-  are stored on the new node) and on Values (``f = VALUES``, when ``backward(create_graph=True)``
-  records the gradient computation as a graph that can be differentiated again).
+* floats (``f = FLOATS``, below): the forward pass, which stores the local derivatives on the
+  new node as floats;
+* Values (``f = VALUES`` in engine.py): ``backward(create_graph=True)`` recomputes the local
+  derivatives as graph nodes, so gradients can be differentiated again;
+* arrays (``f = ARRAYS`` in compiled.py): compile mode replays a traced graph with NumPy.
 
-Float division and powers raise in Python (``1.0 / 0.0``), so rules divide with ``f.div`` and
-raise with ``f.pow``; ``+``, ``-`` and ``*`` never raise on floats. Conventions at kinks and
-edges follow PyTorch's ``derivatives.yaml``: ``relu'(0) = 0``, ``abs'(0) = 0``,
-``d(x**0)/dx = 0``, ``d(0**y)/dy = 0`` for ``y >= 0``.
+``forward(f, *operands)`` computes the result; ``derivative(f, out, *operands)`` returns
+d out / d operand for each operand, given the result ``out``.
+
+Numerics are IEEE-754 doubles, as in PyTorch float64: ``1/0 = inf``, ``log(0) = -inf``,
+``log(-1) = nan``; Python's float functions raise instead, so the float namespace wraps them.
+Rules are written in forms that do not overflow where the true derivative is finite
+(``d(a/b)/db = -(a/b)/b``, never ``-a/(b*b)``). Conventions at kinks and edges are PyTorch's
+(``derivatives.yaml``): ``relu'(0) = 0``, ``abs'(0) = 0``, ``d(0**y)/dy = 0`` for ``y >= 0``,
+and its *masked* zeros: ``relu'(x <= 0)`` and the base derivative of ``x**0`` are zeros that
+stay zero even times an infinite or nan gradient (``MASKED_ZERO``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from operator import mul
-from types import SimpleNamespace
 from typing import Any
 
 INF = math.inf
@@ -57,6 +62,25 @@ def power(a: float, b: float) -> float:
         return NAN  # a negative base with a non-integer exponent
 
 
+def power_const(a: float, b: float) -> float:
+    """``a ** b`` for a plain-number exponent, as PyTorch computes it: the exponents 2, 3, -1,
+    -2, 0.5 and -0.5 by multiplication, division and square root (which differ from ``pow`` in
+    the last bit and at edges: ``(-inf) ** 0.5`` is nan), every other one by ``pow``."""
+    if b == 2.0:
+        return a * a
+    if b == 3.0:
+        return a * a * a
+    if b == -1.0:
+        return div(1.0, a)
+    if b == -2.0:
+        return div(1.0, a * a)
+    if b == 0.5:
+        return sqrt(a)
+    if b == -0.5:
+        return div(1.0, sqrt(a))
+    return power(a, b)
+
+
 def exp(a: float) -> float:
     try:
         return math.exp(a)
@@ -70,8 +94,15 @@ def log(a: float) -> float:
     return -INF if a == 0 else NAN
 
 
+def log1p(a: float) -> float:
+    """``log(1 + a)``, accurate for tiny ``a`` (``log1p(1e-20)`` is ``1e-20``, not 0)."""
+    if a > -1:
+        return math.log1p(a) if a != INF else INF
+    return -INF if a == -1 else NAN
+
+
 def sqrt(a: float) -> float:
-    return math.sqrt(a) if a >= 0 else NAN
+    return math.sqrt(a) if a >= 0 else NAN  # sqrt(-0.0) is -0.0, as in C
 
 
 def sigmoid(a: float) -> float:
@@ -83,23 +114,78 @@ def sigmoid(a: float) -> float:
 
 
 def relu(a: float) -> float:
-    return 0.0 if a <= 0 else a  # nan stays nan, as in PyTorch
+    return 0.0 if a < 0 else a  # -0.0 and nan pass through, as in PyTorch
 
 
-def sign(a: Any) -> float:
-    """The sign of a float or a Value's data: -1.0, 0.0 or 1.0 (nan for nan)."""
-    a = float(a)
-    return 1.0 if a > 0 else -1.0 if a < 0 else a * 0.0  # 0 -> 0, nan -> nan
+def sign(a: float) -> float:
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0  # 0 and nan give 0, as torch.sgn
+
+
+class _MaskedZero(float):
+    """A derivative of exactly 0 that stays 0 times any gradient, inf and nan included.
+
+    PyTorch computes relu's backward as ``where(x <= 0, 0, grad)``, not ``0 * grad``, so an
+    infinite gradient arriving at a relu that is off gives 0 there, where ``0.0 * inf`` is nan.
+    """
+
+    __slots__ = ()
+
+    def __mul__(self, other: Any) -> float:
+        return 0.0
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return "0.0"
+
+
+MASKED_ZERO = _MaskedZero(0.0)
+
+
+class Floats:
+    """The namespace of the forward pass: IEEE-754 functions on Python floats."""
+
+    div = staticmethod(div)
+    pow = staticmethod(power)
+    pow_const = staticmethod(power_const)
+    exp = staticmethod(exp)
+    log = staticmethod(log)
+    log1p = staticmethod(log1p)
+    sqrt = staticmethod(sqrt)
+    tanh = staticmethod(math.tanh)
+    sigmoid = staticmethod(sigmoid)
+    relu = staticmethod(relu)
+    abs = staticmethod(math.fabs)
+    sign = staticmethod(sign)
+
+    @staticmethod
+    def number(x: Any) -> Any:
+        """The plain number of an operand (conditions in rules test numbers, never nodes)."""
+        return x
+
+    @staticmethod
+    def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
+        """``value`` where ``condition`` holds, else ``rule()`` (not run where it is not needed)."""
+        return value if condition else rule()
+
+    sum = staticmethod(sum)  # left to right, as a chain of + would add
+
+    @staticmethod
+    def dot(ws: Any, xs: Any) -> float:
+        return sum(map(mul, ws, xs))  # the products stay in C: neurons are hot
+
+
+FLOATS = Floats()
 
 
 # --- the table ----------------------------------------------------------------------------
 
 class Op:
-    """One operation of the engine: a name, a forward function on floats, a derivative rule."""
+    """One operation of the engine: a name, a forward function, a derivative rule."""
 
     __slots__ = ("name", "forward", "derivative")
 
-    def __init__(self, name: str, forward: Callable[..., float], derivative: Callable[..., tuple]):
+    def __init__(self, name: str, forward: Callable[..., Any], derivative: Callable[..., tuple]):
         self.name = name
         self.forward = forward
         self.derivative = derivative
@@ -107,75 +193,58 @@ class Op:
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
-    def __copy__(self) -> "Op":  # one object per operation: copies of nodes share it (`is` tests)
+    def __copy__(self) -> Op:  # an entry of the table is a constant, like a function: nodes that
+        return self  # are copied (copy.deepcopy of a model) keep pointing at the same entry
+
+    def __deepcopy__(self, memo: dict) -> Op:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "Op":
-        return self
 
-
-def _d_pow_base(f: Any, a: Any, b: Any) -> Any:
-    # PyTorch: the exponent 0 gives 0 even at a = 0, where b * a**(b-1) would be 0 * inf
-    return 0.0 if float(b) == 0 else b * f.pow(a, b - 1.0)
-
-
-def _d_pow_exponent(f: Any, out: Any, a: Any, b: Any) -> Any:
-    # PyTorch: 0 ** b for b >= 0 is flat in b, though out * log(0) would be 0 * -inf
-    return 0.0 if float(a) == 0 and float(b) >= 0 else out * f.log(a)
-
-
-def dot(ws: Any, xs: Any, bias: float | None = None) -> float:
-    """``w · x + bias`` on lists of floats (map(mul) keeps the products in C: neurons are hot)."""
-    total = sum(map(mul, ws, xs))
-    return total if bias is None else total + bias
-
-
-def dot_locals(ws: Any, xs: Any) -> tuple:
-    """d (w · x + bias) / d (w1..wn, x1..xn, bias): the xs, then the ws, then 1."""
-    return (*xs, *ws, 1.0)
-
-
-def _dot_forward(*data: float) -> float:
-    # the table's form: data is w1..wn, x1..xn and maybe a bias
-    n = len(data) // 2
-    return dot(data[:n], data[n : 2 * n], data[-1] if len(data) % 2 else None)
-
-
-def _dot_derivative(f: Any, out: Any, *operands: Any) -> tuple:
+def _dot(f: Any, *operands: Any) -> Any:
+    # operands are w1..wn, x1..xn and maybe a bias: w · x (+ bias)
     n = len(operands) // 2
-    return dot_locals(operands[:n], operands[n : 2 * n])[: len(operands)]  # no bias: no trailing 1
+    total = f.dot(operands[:n], operands[n : 2 * n])
+    return total + operands[-1] if len(operands) % 2 else total
 
 
-ADD = Op("+", lambda a, b: a + b, lambda f, out, a, b: (1.0, 1.0))
-SUB = Op("-", lambda a, b: a - b, lambda f, out, a, b: (1.0, -1.0))
-MUL = Op("*", lambda a, b: a * b, lambda f, out, a, b: (b, a))
-DIV = Op("/", div, lambda f, out, a, b: (f.div(1.0, b), f.div(-a, b * b)))
-POW = Op("**", power, lambda f, out, a, b: (_d_pow_base(f, a, b), _d_pow_exponent(f, out, a, b)))
-# a plain-number exponent is a constant: no derivative is taken with respect to it (PyTorch's
-# pow.Tensor_Scalar), so x**2 at x < 0 does not compute log(x) for nothing
-POW_CONST = Op("**", power, lambda f, out, a, b: (_d_pow_base(f, a, b), 0.0))
-NEG = Op("neg", lambda a: -a, lambda f, out, a: (-1.0,))
-ABS = Op("abs", math.fabs, lambda f, out, a: (sign(a),))
-EXP = Op("exp", exp, lambda f, out, a: (out,))
-LOG = Op("log", log, lambda f, out, a: (f.div(1.0, a),))
-SQRT = Op("sqrt", sqrt, lambda f, out, a: (f.div(0.5, out),))
-TANH = Op("tanh", math.tanh, lambda f, out, a: (1.0 - out * out,))
-SIGMOID = Op("sigmoid", sigmoid, lambda f, out, a: ((1.0 - out) * out,))
-RELU = Op("relu", relu, lambda f, out, a: (1.0 if a > 0 else 0.0,))
-SUM = Op("sum", lambda *data: sum(data), lambda f, out, *operands: (1.0,) * len(operands))
-DOT = Op("dot", _dot_forward, _dot_derivative)
+def _d_dot(f: Any, out: Any, *operands: Any) -> tuple:
+    # d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
+    n = len(operands) // 2
+    return (*operands[n : 2 * n], *operands[:n]) + ((1.0,) if len(operands) % 2 else ())
+
+
+ADD = Op("+", lambda f, a, b: a + b, lambda f, out, a, b: (1.0, 1.0))
+SUB = Op("-", lambda f, a, b: a - b, lambda f, out, a, b: (1.0, -1.0))
+MUL = Op("*", lambda f, a, b: a * b, lambda f, out, a, b: (b, a))
+DIV = Op("/", lambda f, a, b: f.div(a, b), lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b)))
+# an exponent that is a Value gets a derivative, out * log(a) (PyTorch's pow.Tensor_Tensor)
+POW = Op("**", lambda f, a, b: f.pow(a, b),
+         lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow(a, b - 1.0)),
+                               f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a))))
+# a plain-number exponent is a constant: no derivative with respect to it (pow.Tensor_Scalar),
+# so x**2 at x < 0 computes no log(x)
+POW_CONST = Op("**", lambda f, a, b: f.pow_const(a, b),
+               lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow_const(a, b - 1.0)), 0.0))
+NEG = Op("neg", lambda f, a: -a, lambda f, out, a: (-1.0,))
+ABS = Op("abs", lambda f, a: f.abs(a), lambda f, out, a: (f.sign(f.number(a)),))
+EXP = Op("exp", lambda f, a: f.exp(a), lambda f, out, a: (out,))
+LOG = Op("log", lambda f, a: f.log(a), lambda f, out, a: (f.div(1.0, a),))
+LOG1P = Op("log1p", lambda f, a: f.log1p(a), lambda f, out, a: (f.div(1.0, a + 1.0),))
+SQRT = Op("sqrt", lambda f, a: f.sqrt(a), lambda f, out, a: (f.div(0.5, out),))
+TANH = Op("tanh", lambda f, a: f.tanh(a), lambda f, out, a: (1.0 - out * out,))
+SIGMOID = Op("sigmoid", lambda f, a: f.sigmoid(a), lambda f, out, a: ((1.0 - out) * out,))
+RELU = Op("relu", lambda f, a: f.relu(a), lambda f, out, a: (f.where(f.number(out) <= 0, MASKED_ZERO, lambda: 1.0),))
+SUM = Op("sum", lambda f, *xs: f.sum(xs), lambda f, out, *xs: (1.0,) * len(xs))
+DOT = Op("dot", _dot, _d_dot)
 
 TABLE: dict[str, Op] = {
     "add": ADD, "sub": SUB, "mul": MUL, "div": DIV, "pow": POW, "pow_const": POW_CONST,
-    "neg": NEG, "abs": ABS, "exp": EXP, "log": LOG, "sqrt": SQRT, "tanh": TANH,
+    "neg": NEG, "abs": ABS, "exp": EXP, "log": LOG, "log1p": LOG1P, "sqrt": SQRT, "tanh": TANH,
     "sigmoid": SIGMOID, "relu": RELU, "sum": SUM, "dot": DOT,
 }
 
-# Pseudo-operations that mark leaves: a Value the user made, a constant the engine made from a
-# plain number operand, and a parameter (drawn differently; ``.op`` is "" for all three).
-LEAF = Op("", lambda: NAN, lambda f, out: ())
-CONSTANT = Op("", lambda: NAN, lambda f, out: ())
-PARAMETER = Op("", lambda: NAN, lambda f, out: ())  # a leaf that a model learns (autograd.Parameter)
-
-# The functions that derivative rules call, on floats.
-FLOATS = SimpleNamespace(div=div, pow=power, log=log)
+# Leaves are marked with pseudo-operations (``.op`` is "" for all three): a Value the user
+# made, a constant the engine made from a plain-number operand, a parameter a model learns.
+LEAF = Op("", lambda f: NAN, lambda f, out: ())
+CONSTANT = Op("", lambda f: NAN, lambda f, out: ())
+PARAMETER = Op("", lambda f: NAN, lambda f, out: ())
