@@ -23,13 +23,13 @@ MAX_SAMPLES = 1_000_000  # plain Python lists: more would take minutes and gigab
 
 
 def _check_n(n: Any, least: int = 2) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not least <= n <= MAX_SAMPLES:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not least <= int(n) <= MAX_SAMPLES:
         raise ValueError(f"n must be a whole number from {least} to {MAX_SAMPLES:,}, got {_short(n)}")
     return int(n)
 
 
 def _check_noise(noise: Any) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 1e6:
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 1e6:  # type: ignore[operator]
         raise ValueError(f"noise must be a number from 0 to 1e6 (a standard deviation), got {_short(noise)}")
     return float(noise)
 
