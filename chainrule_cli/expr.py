@@ -21,7 +21,7 @@ from autograd import Value
 FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs")
 BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
-FORMATS = ("png", "svg", "pdf", "dot")
+FORMATS = ("png", "svg", "pdf", "dot", "html")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_LENGTH = 2000
 MAX_DEPTH = 200  # nesting levels: far beyond what anyone types, far below Python's recursion limit
@@ -176,13 +176,22 @@ def run_graph_command(args: Any) -> int:
     if not math.isfinite(out.data):
         print("note: the result is not finite")
     if output is not None:
-        drawing = autograd.draw(out, rankdir=args.rankdir)
-        try:  # made in memory first (render() would leave its DOT source behind when dot fails)
-            data = drawing.source.encode("utf-8") if fmt == "dot" else drawing.pipe(format=fmt)
-        except autograd.GraphvizMissing as error:
+        try:  # everything is made in memory first, so a failure leaves no file or folder behind
+            if fmt == "html":  # the interactive explorer: a page that steps through both passes
+                page = autograd.explore(out)
+            else:  # DOT text needs no Graphviz program; the other formats are laid out from it
+                drawing = autograd.draw(out, rankdir=args.rankdir)
+                data = drawing.source.encode("utf-8") if fmt == "dot" else drawing.pipe(format=fmt)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            if fmt == "html":
+                page.save(output)
+            else:
+                output.write_bytes(data)
+        except (autograd.GraphvizMissing, autograd.GraphTooLarge, RuntimeError) as error:
             print(f"chainrule graph: {error}", file=sys.stderr)
             return 1
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(data)
+        except OSError as error:
+            print(f"chainrule graph: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+            return 1
         print(f"wrote {output}")
     return 0

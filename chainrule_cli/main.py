@@ -20,7 +20,7 @@ from typing import Any
 
 import nn
 from autograd import no_grad
-from autograd.drawing import GraphTooLarge, GraphvizMissing
+from autograd import GraphTooLarge, GraphvizMissing
 from nn import optim, plots
 
 from .expr import ExpressionError, run_graph_command

@@ -169,7 +169,7 @@ def test_unwritable_outputs_are_one_line_errors(tmp_path, capsys):
     assert code == 2 and out == "", (out, err)  # refused before training
     assert "is not a directory" in err and len(err.strip().splitlines()) == 1, err
     code, out, err = run(["graph", "x*2", "x=1", "-o", str(blocker / "g.dot")], capsys)
-    assert code == 1 and err.startswith("chainrule: cannot write") and len(err.strip().splitlines()) == 1, err
+    assert code == 1 and "cannot write" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_graph_creates_the_output_folder(tmp_path, capsys):

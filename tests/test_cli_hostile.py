@@ -82,13 +82,14 @@ def test_a_graph_past_the_node_limit_is_one_line_and_no_file(tmp_path, monkeypat
     assert os.listdir(tmp_path) == []
 
 
-def test_a_missing_dot_program_leaves_no_stray_file(tmp_path, monkeypatch):
-    pytest.importorskip("graphviz")
+@pytest.mark.parametrize("target", ["g.png", "sub/g.svg"])
+def test_a_missing_layout_program_leaves_no_stray_file(tmp_path, monkeypatch, target):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no `dot` to be found
-    code, out, err = run(["graph", "x*2", "x=1", "-o", "g.png"])
+    monkeypatch.setenv("CHAINRULE_GRAPHVIZ", "no-such-layout-program")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # and no `dot` to be found
+    code, out, err = run(["graph", "x*2", "x=1", "-o", target])
     assert code == 1 and one_line(err) and "Graphviz" in err, err
-    assert os.listdir(tmp_path) == []  # render() used to leave its DOT source "g" behind
+    assert os.listdir(tmp_path) == []  # no DOT source left behind, no folder made
 
 
 # --- chainrule train: options refused at once -------------------------------------------------

