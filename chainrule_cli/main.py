@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import nn
-from autograd import no_grad
-from autograd import GraphTooLarge, GraphvizMissing
+from autograd import GraphTooLarge, GraphvizMissing, no_grad
 from nn import optim, plots
 
 from .expr import ExpressionError, run_graph_command
