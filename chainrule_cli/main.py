@@ -34,6 +34,10 @@ class UsageError(Exception):
     """A bad command line: printed as one line, exit status 2."""
 
 
+class TrainingFailed(Exception):
+    """Training could not go on (diverged weights, say): printed as one line, exit status 1."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one clear line instead of usage + traceback
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
@@ -212,8 +216,12 @@ def train(args: argparse.Namespace) -> int:
     print(f"data: {args.data}, {len(X_train)} training and {len(X_test)} test samples, {n_classes} classes")
     print(f"network: {arrow} → {args.loss} loss; {args.optimizer} lr={lr}, {len(params)} weights")
     started = time.perf_counter()
-    history = nn.fit(model, X_train, [to_target(t) for t in y_train], loss_fn, optimizer, epochs=args.epochs,
-                     batch_size=args.batch_size, tol=args.tol, seed=args.seed, progress=not args.no_progress)
+    try:
+        history = nn.fit(model, X_train, [to_target(t) for t in y_train], loss_fn, optimizer, epochs=args.epochs,
+                         batch_size=args.batch_size, tol=args.tol, seed=args.seed, progress=not args.no_progress)
+    except ValueError as error:  # e.g. weights blown up to inf/nan give BCELoss no probabilities
+        raise TrainingFailed(f"chainrule train: training stopped: {error}; "
+                             "if the weights diverged, try a smaller --lr") from None
     seconds = time.perf_counter() - started
     if not history.loss:  # Ctrl-C before the first epoch ended: there is nothing to report or keep
         print(f"interrupted in the first epoch after {seconds:.1f} s: nothing trained, nothing written", file=sys.stderr)
@@ -323,8 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {error.filename}" if error.filename else ""
         print(f"chainrule: cannot write{where}: {error.strerror or error}", file=sys.stderr)
         return 1
-    except (GraphTooLarge, GraphvizMissing) as error:
-        print(f"chainrule: {error}", file=sys.stderr)
+    except (GraphTooLarge, GraphvizMissing, TrainingFailed) as error:
+        print(f"chainrule: {error}" if not str(error).startswith("chainrule") else error, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)

@@ -222,3 +222,21 @@ def test_fuzz_train_command(options):
     argv += ["--epochs", "1", "--samples", "12", "--no-progress"]  # the last ones win: every run stays quick
     allowed = [value for name, value in options if name == "--out"]
     _run_in_fresh_folder(argv, allowed)
+
+
+def test_weights_that_blow_up_stop_training_in_one_line(monkeypatch):
+    def diverged(self, outputs, targets):  # what BCELoss says once the weights are inf/nan
+        raise ValueError("BCELoss: output 0 is nan, not a probability in [0, 1]")
+    monkeypatch.setattr(nn.BCELoss, "forward", diverged)
+    code, out, err = run(["train", "--loss", "bce", "--samples", "20", "--epochs", "2", "--no-progress"])
+    assert code == 1 and one_line(err) and "training stopped" in err and "smaller --lr" in err, err
+
+
+def test_dot_output_needs_neither_graphviz_package_nor_program(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # a plain `pip install`: no extras
+    monkeypatch.setenv("CHAINRULE_GRAPHVIZ", "no-such-layout-program")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, out, err = run(["graph", "tanh(x*w)", "x=2", "w=-3", "-o", "n.dot"])
+    assert code == 0, err
+    assert (tmp_path / "n.dot").read_text().startswith("digraph") and os.listdir(tmp_path) == ["n.dot"]
