@@ -293,8 +293,15 @@ def _emit_clusters(lines: list[str], clusters: dict[tuple, list[str]], layout: L
         stack.extend((s, 0) for s in (subs if flip else reversed(subs)))
 
 
-class Drawing:
-    """A drawing as DOT text that shows inline in Jupyter (SVG) and renders to files.
+try:  # API.md: draw returns a graphviz.Digraph (the graphviz package, from the draw extra)
+    from graphviz import Digraph as _Base
+except ImportError:  # without it drawings still give their DOT text and render the same way
+    _Base = object
+
+
+class Drawing(_Base):
+    """A drawing: a ``graphviz.Digraph`` (when the graphviz package is installed) that shows
+    inline in Jupyter (SVG) and renders to files with the Graphviz program found here.
 
     ``.source`` is the DOT text; ``.pipe(format="svg")`` returns the rendered bytes;
     ``.render("graph", format="png")`` writes ``graph.png`` and returns its path. Rendering
@@ -302,18 +309,28 @@ class Drawing:
     """
 
     def __init__(self, source: str):
-        self.source = source
+        if _Base is object:
+            self._text = source
+        else:  # a Digraph whose body is the lines between "digraph {" and "}": same source
+            super().__init__(body=[line + "\n" for line in source.splitlines()[1:-1]])
+
+    if _Base is object:
+        @property
+        def source(self) -> str:
+            return self._text
 
     def __repr__(self) -> str:
         records = self.source.count('shape="record"')
         return f"<Drawing: {records} values>"
 
-    def pipe(self, format: str = "svg") -> bytes:  # noqa: A002 (graphviz's name for it)
-        return engine.run(self.source, format)
+    def pipe(self, format: str = "svg", *args: Any, encoding: str | None = None, **kw: Any) -> Any:  # noqa: A002
+        data = engine.run(self.source, format)
+        return data if encoding is None else data.decode(encoding)
 
-    def render(self, filename: str | Path, format: str = "png", cleanup: bool = True) -> str:  # noqa: A002
+    def render(self, filename: str | Path | None = None, directory: str | Path | None = None, view: bool = False,
+               cleanup: bool = True, format: str = "png", **kw: Any) -> str:  # noqa: A002 (graphviz's names)
         """Write ``filename`` + ``.format`` (a suffix already there is kept) and return its path."""
-        path = Path(filename)
+        path = Path(directory or ".") / Path(filename or "graph")
         if path.suffix.lstrip(".").lower() != format:
             path = path.with_name(path.name + "." + format)
         return str(engine.write(self.source, path, format))
