@@ -153,7 +153,7 @@ def _graph_parser(sub: Any) -> None:
         "graph",
         help="evaluate an expression, print its gradients and draw its graph",
         description="Evaluate EXPR with Values bound to the given name=value pairs, run backward, print each "
-        "variable's gradient and write the computation graph (format from the -o extension: png, svg, pdf, dot). "
+        "variable's gradient and write the computation graph (format from the -o extension: png, svg, pdf, dot, or html for the interactive explorer page). "
         "EXPR may use numbers, variable names, + - * / **, unary minus, parentheses and exp, log, sqrt, tanh, "
         "sigmoid, relu, abs; nothing else is accepted, and nothing is ever passed to eval.",
     )
