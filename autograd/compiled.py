@@ -148,6 +148,7 @@ class Group(NamedTuple):
 class Trace(NamedTuple):
     order: list[Value]
     inputs: list[Value]
+    aux: Any  # None, or the Value or list of Values that fn returned beside its result
 
 
 class Program:
@@ -182,9 +183,14 @@ class Program:
         self.constants = np.array([v.data for v in constants], dtype=float)
         self.captured = leaves[len(constants):]  # Values from outside fn: their numbers are read at each call
         self.root = slot[order[-1]]
+        aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
+        if any(v not in slot for v in aux):
+            raise CompileError("the values returned beside the result (aux) must be nodes of the result's graph")
+        self.aux = None if trace.aux is None else (isinstance(trace.aux, Value), np.array([slot[v] for v in aux], dtype=np.intp))
         self.batch = batch
         self.groups = self._groups(order, slot, set(params))
         self.fingerprint = fingerprint(trace, params)
+        self.buffers: tuple[Any, Any] | None = None  # the node values and gradients of the last run
 
     def _groups(self, order: list[Value], slot: dict[Value, int], params: set[Value]) -> list[Group]:
         level: dict[Value, int] = {}
@@ -226,11 +232,15 @@ class Program:
         distinct = _distinct(weights) and _distinct(inputs) and (bias is None or _distinct(bias))
         return weights, inputs, bias, distinct
 
-    def run(self, params: Any, inputs: Any, seed: float, width: int | None) -> tuple[Any, Any]:
-        """The output (one number, or one per sample) and every parameter's gradient.
+    def run(self, params: Any, inputs: Any, seed: float, width: int | None) -> tuple[Any, Any, Any]:
+        """The output (one number, or one per sample), every parameter's gradient and the aux
+        values (one row per aux Value; ``None`` without them).
         ``params`` is a (P,) array; ``inputs`` (I,) or, over ``width`` samples, (I, width)."""
         shape = (self.size,) if width is None else (self.size, width)
-        vals = np.empty(shape)
+        if self.buffers is None or self.buffers[0].shape != shape:
+            self.buffers = (np.empty(shape), np.empty(shape))  # reused: fresh pages cost more than the replay
+        vals, grads = self.buffers
+        grads.fill(0.0)
         P, end = self.n_params, self.n_params + self.n_inputs
         vals[:P] = params.reshape((P,) + (1,) * (len(shape) - 1))  # the same in every sample's column
         vals[P:end] = inputs
@@ -239,7 +249,6 @@ class Program:
         end += len(self.constants)
         vals[end : end + len(self.captured)] = np.array([v.data for v in self.captured], dtype=float).reshape(
             (-1,) + column)
-        grads = np.zeros(shape)
         param_grads = np.zeros(P)  # what matrix products give the parameters (already summed over samples)
         with np.errstate(all="ignore"):
             derivatives = [self._forward(g, vals) for g in self.groups]
@@ -247,7 +256,8 @@ class Program:
             for g, locals_ in zip(reversed(self.groups), reversed(derivatives)):
                 self._backward(g, locals_, vals, grads, param_grads)
         total = grads[:P] if width is None else grads[:P].sum(axis=1)
-        return vals[self.root], total + param_grads
+        aux = None if self.aux is None else vals[self.aux[1]].copy()
+        return vals[self.root].copy(), total + param_grads, aux
 
     @staticmethod
     def _forward(g: Group, vals: Any) -> Any:
@@ -336,6 +346,8 @@ def fingerprint(trace: Trace, params: list[Value]) -> tuple:
             parts.append(known[v])
         else:
             parts.append(("c", v.is_constant))
+    aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
+    parts.append(("aux", tuple(position.get(v, -1) for v in aux)))
     return tuple(parts)
 
 
@@ -375,10 +387,13 @@ def _shape(structure: Any) -> Any:
 
 class Result(NamedTuple):
     """What a compiled function returns: the output's number (the mean over the samples with
-    ``batch=True``) and d output / d parameter for each parameter, in ``parameters`` order."""
+    ``batch=True``), d output / d parameter for each parameter, in ``parameters`` order, and
+    the numbers of the aux Values (when ``fn`` returned ``(result, aux)``; one entry per sample
+    with ``batch=True``)."""
 
     value: float
     grads: list[float]
+    aux: Any = None
 
 
 class Compiled:
@@ -407,10 +422,14 @@ class Compiled:
             inputs += vs
             built.append(b)
         with gc_paused():
-            out = self.fn(*built)
+            out, aux = self.fn(*built), None
+            if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Value):
+                out, aux = out
+                if not (isinstance(aux, Value) or isinstance(aux, (list, tuple)) and all(isinstance(v, Value) for v in aux)):
+                    raise TypeError("autograd.compile: the function returned (result, aux): aux must be a Value or a list of Values")
             if not isinstance(out, Value):
                 raise TypeError(f"autograd.compile: the function must return one Value, got {type(out).__name__}")
-            return Trace(topological_order(out), inputs)
+            return Trace(topological_order(out), inputs, aux)
 
     def __call__(self, *args: Any, create_graph: bool = False) -> Result:
         """The function's value and the gradients of the parameters at these numbers."""
@@ -421,20 +440,21 @@ class Compiled:
         if modes.anomaly:
             raise CompileError("detect_anomaly is not supported in compiled mode: call the function on Values and "
                                "run backward() eagerly inside detect_anomaly() to find where a nan or inf appears")
-        value, grads = self.evaluate(args, np.array([p.data for p in self.parameters], dtype=float))
-        return Result(float(value), grads.tolist())
+        value, grads, aux = self.evaluate(args, np.array([p.data for p in self.parameters], dtype=float))
+        return Result(float(value), grads.tolist(), aux)
 
-    def evaluate(self, args: Sequence[Any], params: Any) -> tuple[float, Any]:
-        """The value and the gradients (an array) at parameter values ``params`` (an array):
-        what a compiled training loop calls, with its parameters kept in one array."""
+    def evaluate(self, args: Sequence[Any], params: Any) -> tuple[float, Any, Any]:
+        """The value, the gradients (an array) and the aux numbers at parameter values
+        ``params`` (an array): what a compiled training loop calls, its parameters kept in
+        one array."""
         if self.batch:
-            value, grads = self._batch_call(args, params)
+            value, grads, aux = self._batch_call(args, params)
         else:
-            value, grads = self._whole_call(args, params)
+            value, grads, aux = self._whole_call(args, params)
         if self.penalty is not None:
-            extra, extra_grads = self.penalty.evaluate((), params)
+            extra, extra_grads, _ = self.penalty.evaluate((), params)
             value, grads = value + extra, grads + extra_grads
-        return value, grads
+        return value, grads, aux
 
     def _program(self, key: Any, sample: Sequence[Any]) -> Program:
         """The cached program for ``key``; on checked calls the function is traced again on
@@ -458,7 +478,8 @@ class Compiled:
 
     def _whole_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any]:
         program = self._program(_shape(args), args)
-        return program.run(params, np.array(_numbers(args), dtype=float), 1.0, None)
+        value, grads, aux = program.run(params, np.array(_numbers(args), dtype=float), 1.0, None)
+        return value, grads, _aux_numbers(program, aux)
 
     def _batch_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any]:
         if not args:
@@ -474,8 +495,14 @@ class Compiled:
         which = calls % width  # checked calls trace a different sample each time
         sample = [_as_lists(a[which]) for a in args]
         program = self._program(key, sample)
-        out, grads = program.run(params, inputs, 1.0 / width, width)
-        return out.sum() / width, grads
+        out, grads, aux = program.run(params, inputs, 1.0 / width, width)
+        return out.sum() / width, grads, None if aux is None else [_aux_numbers(program, a) for a in aux.T]
+
+
+def _aux_numbers(program: Program, aux: Any) -> Any:
+    if aux is None or program.aux is None:
+        return None
+    return float(aux[0]) if program.aux[0] else aux.tolist()
 
 
 def _as_lists(x: Any) -> Any:
@@ -493,8 +520,10 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     """Compile ``fn`` (a function of Values returning one Value) into a replayed NumPy program.
 
     Call the result with numbers where ``fn`` takes Values (a number or nested lists of numbers
-    per argument): it returns ``Result(value, grads)``, ``fn``'s value and d value / d p for
-    each of ``parameters`` (read from their ``.data`` at each call; no ``.grad`` is touched).
+    per argument): it returns ``Result(value, grads, aux)``, ``fn``'s value and d value / d p
+    for each of ``parameters`` (read from their ``.data`` at each call; no ``.grad`` is
+    touched). ``fn`` may return ``(result, aux)``, aux a Value or a list of Values of the
+    result's graph (a model's outputs, say): ``aux`` then holds their numbers.
     The first call of each shape of arguments traces ``fn`` once; later calls replay the
     program.
 
@@ -510,8 +539,8 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     >>> from autograd import Parameter
     >>> w = Parameter(2.0)
     >>> step = autograd.compile(lambda x: (w * x).tanh(), [w])
-    >>> value, (dw,) = step(0.5)
-    >>> round(value, 6), round(dw, 6)
+    >>> result = step(0.5)
+    >>> round(result.value, 6), round(result.grads[0], 6)
     (0.761594, 0.209987)
     """
     _numpy()
