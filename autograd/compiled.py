@@ -19,6 +19,7 @@ NumPy is imported when ``compile`` is first called, so the engine itself never n
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -29,6 +30,7 @@ from .modes import gc_paused, modes
 np: Any = None  # NumPy, imported by _numpy() on first use
 
 INSTALL_HINT = "pip install numpy (or: pip install 'chainrule[compile]')"
+CHECKED_SAMPLES = 8  # with batch=True, the first two calls of a shape trace this many samples again
 
 
 class CompileError(RuntimeError):
@@ -456,18 +458,23 @@ class Compiled:
             value, grads = value + extra, grads + extra_grads
         return value, grads, aux
 
-    def _program(self, key: Any, sample: Sequence[Any]) -> Program:
-        """The cached program for ``key``; on checked calls the function is traced again on
-        ``sample`` and must give the same graph (see ``check_every``)."""
+    def _program(self, key: Any, samples: Sequence[Sequence[Any]]) -> Program:
+        """The cached program for ``key``, traced on ``samples[0]`` the first time. On checked
+        calls the function is traced again on the samples and must build the same graph."""
         calls = self.calls[key] = self.calls.get(key, 0) + 1
         program = self.programs.get(key)
+        to_check = samples
         if program is None:
-            program = self.programs[key] = Program(self._trace(sample), self.parameters, self.batch)
-        elif calls <= 2 or (self.check_every and calls % self.check_every == 0):
+            program = self.programs[key] = Program(self._trace(samples[0]), self.parameters, self.batch)
+            to_check = samples[1:]
+        elif not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
+            to_check = []
+        for sample in to_check:
             trace = self._trace(sample)
             known = set(self.parameters).union(trace.inputs)
             if fingerprint(trace, self.parameters) != program.fingerprint or not same_numbers(
                     [v.data for v in other_leaves(trace.order, known)], [v.data for v in program.leaves]):
+                del self.programs[key]  # a later call traces afresh, and is checked again
                 raise CompileError(
                     "the function built a different graph on other numbers of the same shape (its structure "
                     "depends on the data, e.g. `if v.data > 0:` or a number read from .data): a replayed graph "
@@ -476,12 +483,12 @@ class Compiled:
                 )
         return program
 
-    def _whole_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any]:
-        program = self._program(_shape(args), args)
+    def _whole_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
+        program = self._program(_shape(args), [args])
         value, grads, aux = program.run(params, np.array(_numbers(args), dtype=float), 1.0, None)
         return value, grads, _aux_numbers(program, aux)
 
-    def _batch_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any]:
+    def _batch_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
         if not args:
             raise TypeError("compile(batch=True): call it with one or more arguments, each a list over the samples")
         sizes = {len(a) if isinstance(a, (list, tuple)) or hasattr(a, "shape") else -1 for a in args}
@@ -492,9 +499,11 @@ class Compiled:
         inputs = np.concatenate(columns, axis=1).T  # (inputs of one sample, samples)
         key = tuple(c.shape[1] for c in columns)
         calls = self.calls.get(key, 0)
-        which = calls % width  # checked calls trace a different sample each time
-        sample = [_as_lists(a[which]) for a in args]
-        program = self._program(key, sample)
+        if calls < 2:  # the first two calls check up to CHECKED_SAMPLES samples picked at random (seeded)
+            picks = random.Random(calls).sample(range(width), min(width, CHECKED_SAMPLES))
+        else:  # later checked calls: one sample, a different one each time
+            picks = [calls % width]
+        program = self._program(key, [[_as_lists(a[i]) for a in args] for i in picks])
         out, grads, aux = program.run(params, inputs, 1.0 / width, width)
         return out.sum() / width, grads, None if aux is None else [_aux_numbers(program, a) for a in aux.T]
 
@@ -532,8 +541,9 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     parameters only, e.g. an L2 term), with its gradients. Any number of samples, no retrace.
 
     Guard: the second call of each shape, and every ``check_every``-th after it, traces ``fn``
-    again (on one sample, with ``batch=True``) and raises ``CompileError`` if the graph differs,
-    which a branch on the data (``if v.data > 0:``) makes it do. Needs NumPy.
+    again and raises ``CompileError`` if the graph differs, which a branch on the data
+    (``if v.data > 0:``) makes it do. With ``batch=True`` the first two calls check up to 8
+    samples of the batch (picked at random, seeded), later checked calls one sample. Needs NumPy.
 
     >>> import autograd
     >>> from autograd import Parameter

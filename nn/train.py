@@ -17,6 +17,7 @@ from typing import Any
 
 from autograd import Value, gc_paused
 
+from .compiled import CompiledSteps
 from .losses import Loss, accuracy
 from .module import Module
 from .optim import Optimizer
@@ -73,6 +74,7 @@ def fit(
     min_delta: float | None = None,
     seed: int = 0,
     progress: bool = True,
+    compile: bool = False,
 ) -> History:
     """Train ``model`` on ``X``, ``y`` and return a ``History``.
 
@@ -82,6 +84,10 @@ def fit(
     by more than ``tol`` during an epoch ("until the weights stop changing"), or once the
     epoch loss changed by less than ``min_delta``. A progress bar shows on a terminal unless
     ``progress=False``. Ctrl-C stops cleanly and returns the history so far.
+
+    ``compile=True`` replays each step with NumPy (``nn.compiled.CompiledSteps``): the same
+    batches and updates, the same losses to rounding, much faster; the parameters' ``.data``
+    are brought up to date at the end of every epoch and when ``fit`` returns.
 
     >>> import random, nn
     >>> from nn import optim
@@ -109,6 +115,7 @@ def fit(
     history = History()
     bar = _progress(epochs, progress)
     order = list(range(len(X)))
+    steps = CompiledSteps(model, loss_fn, optimizer) if compile else None
     try:
         for _ in range(epochs):
             before = [p.data for p in params]
@@ -117,15 +124,21 @@ def fit(
             for start in range(0, len(order), size):
                 batch = order[start : start + size]
                 targets = [y[i] for i in batch]
-                with gc_paused():  # a step's graph holds no cycles: no collector scans while it lives
-                    outputs = [model(X[i]) for i in batch]
-                    loss = loss_fn(outputs, targets)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                total += loss.data * len(batch)
-                outputs_seen += [_numbers(o) for o in outputs]
+                if steps is not None:
+                    loss_value, numbers = steps.step([X[i] for i in batch], targets)
+                else:
+                    with gc_paused():  # a step's graph holds no cycles: no collector scans while it lives
+                        outputs = [model(X[i]) for i in batch]
+                        loss = loss_fn(outputs, targets)
+                        optimizer.zero_grad()
+                        loss.backward()
+                        optimizer.step()
+                    loss_value, numbers = loss.data, [_numbers(o) for o in outputs]
+                total += loss_value * len(batch)
+                outputs_seen += numbers
                 targets_seen += targets
+            if steps is not None:
+                steps.sync()
             history.loss.append(total / len(order))
             history.accuracy.append(accuracy(loss_fn, outputs_seen, targets_seen))
             history.max_change.append(max(abs(p.data - b) for p, b in zip(params, before)))
@@ -142,10 +155,14 @@ def fit(
             history.stopped = "epochs"
     except KeyboardInterrupt:
         history.stopped = "interrupted"
+        if steps is not None:
+            steps.sync()
         model.zero_grad()
     finally:
         if bar is not None:
             bar.close()
+        if steps is not None and history.stopped != "interrupted":
+            steps.sync()  # also when an error stops training: .data never holds stale weights
     return history
 
 

@@ -226,9 +226,12 @@ def test_the_guard_catches_a_number_read_from_the_data():
 def test_the_guard_catches_a_branch_on_one_sample_in_batch_mode():
     w = Parameter(1.0)
     step = autograd.compile(lambda x: (w * x).relu() if x.data > 0 else w * 0.0, [w], batch=True)
-    step([1.0, -1.0])  # traced on the first sample
     with pytest.raises(CompileError, match="depends on the data"):
-        step([1.0, -1.0])  # the check traces the second
+        step([1.0, -1.0])  # traced on the first sample, checked on the second
+    step2 = autograd.compile(lambda x: (w * x).relu() if x.data > 0 else w * 0.0, [w], batch=True)
+    step2([1.0] * 20)  # every sample positive: the same graph
+    with pytest.raises(CompileError, match="depends on the data"):
+        step2([1.0, -1.0] * 10)  # the second call checks 8 samples: some go the other way
 
 
 def test_the_guard_checks_every_nth_call():
@@ -280,3 +283,96 @@ def test_without_numpy_the_engine_imports_and_compile_says_how_to_install_it():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install numpy" in out and "chainrule[compile]" in out
+
+
+# --- fit(compile=True) -----------------------------------------------------------------------
+
+def _fit_both(make, loss_fn, optimizer, **options):
+    """fit eagerly and compiled from the same initial weights; the two histories and models."""
+    runs = []
+    for compiled in (False, True):
+        model, X, y = make()
+        history = nn.fit(model, X, y, loss_fn, optimizer(model.parameters()), progress=False, compile=compiled,
+                         **options)
+        runs.append((history, model))
+    return runs
+
+
+def _moons():
+    X, y = nn.data.moons(n=60, noise=0.1, seed=2)
+    random.seed(5)
+    return nn.MLP(2, [8, 8, 1]), X, [2 * t - 1 for t in y]
+
+
+def _xor():
+    X, y = nn.data.xor(n=40, seed=1)
+    random.seed(6)
+    return nn.MLP(2, [6, 1], activation="tanh"), X, y
+
+
+@pytest.mark.parametrize("case", ["moons-hinge-sgd-momentum", "xor-mse-adam"])
+def test_fit_compiled_gives_eagers_history_and_weights(case):
+    if case.startswith("moons"):
+        runs = _fit_both(_moons, nn.HingeLoss(), lambda ps: nn.optim.SGD(ps, lr=0.05, momentum=0.9),
+                         epochs=20, batch_size=16)
+    else:
+        runs = _fit_both(_xor, nn.MSELoss(), lambda ps: nn.optim.Adam(ps, lr=0.02), epochs=20, batch_size=8)
+    (eager_history, eager_model), (history, model) = runs
+    assert history.stopped == eager_history.stopped == "epochs"
+    for a, b in zip(history.loss, eager_history.loss):
+        assert abs(a - b) <= 1e-9 * abs(b)
+    assert history.accuracy == eager_history.accuracy or case.startswith("xor")  # MSE has no accuracy: both None
+    for p, q in zip(model.parameters(), eager_model.parameters()):  # .data synced when fit returned
+        assert abs(p.data - q.data) <= 1e-9 * max(1.0, abs(q.data))
+        assert abs(p.grad - q.grad) <= 1e-9 * max(1.0, abs(q.grad))
+    assert history.loss[-1] < history.loss[0]
+
+
+class _InterruptAt(nn.optim.SGD):
+    """SGD that is interrupted (as by Ctrl-C) when step ``at`` begins."""
+
+    def __init__(self, params, at):
+        super().__init__(params, lr=0.05)
+        self.at = at
+
+    def update(self, i, data, grad):
+        if self.steps == self.at and i == 0:
+            raise KeyboardInterrupt
+        return super().update(i, data, grad)
+
+
+def test_fit_compiled_interrupted_leaves_the_weights_of_the_last_finished_step():
+    (eager_history, eager_model), (history, model) = _fit_both(
+        _moons, nn.HingeLoss(), lambda ps: _InterruptAt(ps, at=7), epochs=5, batch_size=16)
+    assert history.stopped == eager_history.stopped == "interrupted"
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert abs(p.data - q.data) <= 1e-9 * max(1.0, abs(q.data)) and p.grad == q.grad == 0.0
+
+
+def test_fit_compiled_with_a_data_dependent_model_raises_a_clear_error():
+    class Branchy(nn.Module):
+        def __init__(self):
+            self.w = Parameter(0.5)
+
+        def forward(self, x):
+            return self.w * x[0] if x[0].data > 0 else self.w * x[1]
+
+    X, y = [[1.0, 2.0], [-1.0, 3.0], [2.0, 1.0], [-2.0, 0.5]], [1, 1, 1, 1]
+    model = Branchy()
+    with pytest.raises(CompileError, match="depends on the data"):
+        nn.fit(model, X, y, nn.HingeLoss(), nn.optim.SGD(model.parameters(), lr=0.1), epochs=3, progress=False,
+               compile=True)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "mse"])
+def test_chainrule_train_compile_prints_the_same_results_as_eager(loss, capsys):
+    from chainrule_cli.main import main
+
+    lines = []
+    for extra in ([], ["--compile"]):
+        code = main(["train", "--data", "xor", "--loss", loss, "--epochs", "5", "--samples", "60", "--no-progress",
+                     *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        lines.append([line for line in out.splitlines() if line.startswith("final loss")])
+    assert lines[0] == lines[1] and lines[0]
