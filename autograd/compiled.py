@@ -140,11 +140,13 @@ class Group(NamedTuple):
     """Nodes of one level that apply the same table entry to the same number of operands."""
 
     op: ops.Op
-    out: Any  # (k,) slots of the nodes
+    out: slice  # the slots of the nodes
     operands: Any  # (k, arity) slots of their operands
+    gather: Any  # how to read them, arity-major: a slice when they are consecutive slots, else operands.T
     exponent: float | None  # for x ** c: the constant c, shared by the group
     matmul: tuple | None  # batch mode: weight slots (k, n), input slots (n,), bias slots (k,) or None, distinct
     distinct: bool  # no slot appears twice among the operands: gradients add with a plain +=
+    cache: dict  # the local derivatives, when the rule gives numbers that do not depend on the operands
 
 
 class Trace(NamedTuple):
@@ -169,14 +171,13 @@ class Program:
         for v in leaves:
             slot[v] = len(slot)
         for v in order:
-            if v._edges:
-                slot[v] = len(slot)
-        for v in order:
             if not v._edges and v.is_parameter and slot[v] >= len(params):
                 raise CompileError(
                     f"the function uses a parameter ({v!r}) that is not among the {len(params)} "
                     "parameters passed to compile; pass all of them (e.g. model.parameters())"
                 )
+        self.batch = batch
+        self.groups = self._groups(order, slot, set(params))  # numbers the computed nodes, group by group
         self.size = len(slot)
         self.n_params = len(params)
         self.n_inputs = len(inputs)
@@ -189,8 +190,6 @@ class Program:
         if any(v not in slot for v in aux):
             raise CompileError("the values returned beside the result (aux) must be nodes of the result's graph")
         self.aux = None if trace.aux is None else (isinstance(trace.aux, Value), np.array([slot[v] for v in aux], dtype=np.intp))
-        self.batch = batch
-        self.groups = self._groups(order, slot, set(params))
         self.fingerprint = fingerprint(trace, params)
         self.buffers: tuple[Any, Any] | None = None  # the node values and gradients of the last run
 
@@ -211,11 +210,13 @@ class Program:
         groups = []
         for (_, _, arity, _), nodes in sorted(buckets.items(), key=lambda item: item[0][:3]):
             op = nodes[0]._info.op
-            out = np.array([slot[v] for v in nodes], dtype=np.intp)
             operands = np.array([[slot[c] for c in v._edges[:arity]] for v in nodes], dtype=np.intp).reshape(len(nodes), arity)
+            out = slice(len(slot), len(slot) + len(nodes))  # a group's nodes get consecutive slots: a slice, no copy
+            for v in nodes:
+                slot[v] = len(slot)
             exponent = nodes[0]._edges[1].data if op is ops.POW_CONST else None
             matmul = self._matmul(nodes, arity, slot, params) if self.batch and op is ops.DOT else None
-            groups.append(Group(op, out, operands, exponent, matmul, _distinct(operands)))
+            groups.append(Group(op, out, operands, _gather(operands), exponent, matmul, _distinct(operands), {}))
         return groups
 
     @staticmethod
@@ -265,14 +266,13 @@ class Program:
     def _forward(g: Group, vals: Any) -> Any:
         if g.matmul is not None:
             weights, xs, bias, _ = g.matmul
-            W = vals[weights, 0]  # parameters are the same in every sample's column
-            out = W @ vals[xs]
+            W, X = vals[weights, 0], vals[xs]  # parameters are the same in every sample's column
+            out = W @ X
             if bias is not None:
                 out += vals[bias, 0][:, None]
             vals[g.out] = out
-            return W
-        columns = vals[g.operands]  # (k, arity[, width])
-        operands = [columns[:, j] for j in range(columns.shape[1])]
+            return W, X
+        operands = list(vals[g.gather].reshape(g.operands.shape[::-1] + vals.shape[1:]))  # one (k[, width]) per operand
         if g.exponent is not None:
             operands[1] = g.exponent  # x ** c: the rules see the number c, as on floats
         out = g.op.forward(ARRAYS, *operands)
@@ -284,19 +284,34 @@ class Program:
         upstream = grads[g.out]
         if g.matmul is not None:
             weights, xs, bias, distinct = g.matmul
-            add_at(param_grads, weights, upstream @ vals[xs].T, distinct)  # d/dW = g x^T, summed over samples
-            add_at(grads, xs, locals_.T @ upstream, distinct)  # d/dx = W^T g
+            W, X = locals_
+            add_at(param_grads, weights, upstream @ X.T, distinct)  # d/dW = g x^T, summed over samples
+            add_at(grads, xs, W.T @ upstream, distinct)  # d/dx = W^T g
             if bias is not None:
                 add_at(param_grads, bias, upstream.sum(axis=1), distinct)
             return
-        if all(isinstance(local, float) for local in locals_):  # + - sum: numbers, one product
-            factors = np.array(locals_).reshape((1, -1) + (1,) * (upstream.ndim - 1))
+        factors = g.cache.get("factors")
+        if factors is None and all(type(local) is float for local in locals_):  # + - sum: numbers
+            factors = g.cache["factors"] = np.array(locals_).reshape((1, -1) + (1,) * (upstream.ndim - 1))
+        if factors is not None:
             contributions = factors * upstream[:, None]
+        elif len(locals_) == 1:
+            contributions = _contribution(locals_[0], upstream)[:, None]
         else:
             contributions = np.stack([_contribution(local, upstream) for local in locals_], axis=1)
         if g.exponent is not None:
             contributions[:, 1] = 0.0  # the constant exponent gets no gradient
-        add_at(grads, g.operands, contributions, g.distinct)
+        if isinstance(g.gather, slice):
+            grads[g.gather] += contributions.swapaxes(0, 1).reshape((-1,) + upstream.shape[1:])
+        else:
+            add_at(grads, g.operands, contributions, g.distinct)
+
+
+def _gather(operands: Any) -> Any:
+    flat = operands.T.reshape(-1)
+    if flat.size and np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
+        return slice(int(flat[0]), int(flat[0]) + flat.size)
+    return operands.T
 
 
 def _distinct(slots: Any) -> bool:
@@ -315,7 +330,8 @@ def _contribution(local: Any, upstream: Any) -> Any:
     """local derivative × incoming gradient, where a masked zero stays 0 even times inf or nan."""
     if isinstance(local, Masked):
         return np.where(local.mask, 0.0, local.values * upstream)
-    return np.broadcast_to(local * upstream, upstream.shape)
+    product = local * upstream
+    return product if product.shape == upstream.shape else np.broadcast_to(product, upstream.shape)
 
 
 def other_leaves(order: list[Value], known: Any) -> list[Value]:
