@@ -38,23 +38,6 @@ def _demo_model() -> tuple[nn.MLP, list]:
     return model, model.parameters()
 
 
-def eager_demo_step() -> Callable[[], float]:
-    """The step of bench/run.py's workload 1: hinge loss + L2, backward, SGD update."""
-    X, y = demo_data()
-    model, params = _demo_model()
-
-    def step() -> float:
-        loss = autograd.sum([(1 - t * model(x)).relu() for x, t in zip(X, y)]) / len(X) \
-            + 1e-4 * autograd.sum([p * p for p in params])
-        model.zero_grad()
-        loss.backward()
-        for p in params:
-            p.data -= 0.01 * p.grad
-        return loss.data
-
-    return step
-
-
 def compiled_demo_step() -> tuple[Callable[[], float], float]:
     """The same step compiled with a batch axis: the parameters live in one array meanwhile.
     Returns the step and the seconds its first call took (trace, program, one replay)."""
@@ -101,8 +84,9 @@ def torch_demo_step(torch: Any) -> Callable[[], float]:
     return step
 
 
-def rows(rounds: int, alternate: Callable, add: Callable, torch: Any) -> None:
-    """Add the compile-mode rows to bench/run.py's table (``alternate``/``add`` are run.py's)."""
+def rows(rounds: int, alternate: Callable, add: Callable, torch: Any, eager_demo_step: Callable) -> None:
+    """Add the compile-mode rows to bench/run.py's table (``alternate``, ``add`` and the eager
+    step of workload 1 are run.py's)."""
     try:
         compiled, seconds = compiled_demo_step()
     except ModuleNotFoundError as error:  # NumPy missing: the rows say so
@@ -125,6 +109,7 @@ if __name__ == "__main__":
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from run import alternate as _alternate  # type: ignore[import-not-found]
+    from run import chainrule_demo_step as _eager
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -133,4 +118,4 @@ if __name__ == "__main__":
         import torch as _torch
     except ImportError:
         _torch = None
-    rows(options.rounds, _alternate, lambda *row: print(" | ".join(row), flush=True), _torch)
+    rows(options.rounds, _alternate, lambda *row: print(" | ".join(row), flush=True), _torch, _eager)
