@@ -179,6 +179,8 @@ class Program:
         self.batch = batch
         self.groups = self._groups(order, slot, set(params))  # numbers the computed nodes, group by group
         self.size = len(slot)
+        read = np.concatenate([g.operands.reshape(-1) for g in self.groups if g.matmul is None] + [np.array([slot[order[-1]]])])
+        self.params_per_sample = bool((read < len(params)).any())  # some operation besides a matrix product reads one
         self.n_params = len(params)
         self.n_inputs = len(inputs)
         self.leaves = leaves
@@ -245,7 +247,10 @@ class Program:
         vals, grads = self.buffers
         grads.fill(0.0)
         P, end = self.n_params, self.n_params + self.n_inputs
-        vals[:P] = params.reshape((P,) + (1,) * (len(shape) - 1))  # the same in every sample's column
+        if width is None or self.params_per_sample:
+            vals[:P] = params.reshape((P,) + (1,) * (len(shape) - 1))  # the same in every sample's column
+        else:  # only matrix products read parameters, from the first column
+            vals[:P, 0] = params
         vals[P:end] = inputs
         column = (1,) * (len(shape) - 1)
         vals[end : end + len(self.constants)] = self.constants.reshape((-1,) + column)
@@ -258,7 +263,10 @@ class Program:
             grads[self.root] = seed
             for g, locals_ in zip(reversed(self.groups), reversed(derivatives)):
                 self._backward(g, locals_, vals, grads, param_grads)
-        total = grads[:P] if width is None else grads[:P].sum(axis=1)
+        if width is None:
+            total = grads[:P]
+        else:
+            total = grads[:P].sum(axis=1) if self.params_per_sample else 0.0
         aux = None if self.aux is None else vals[self.aux[1]].copy()
         return vals[self.root].copy(), total + param_grads, aux
 
@@ -266,7 +274,7 @@ class Program:
     def _forward(g: Group, vals: Any) -> Any:
         if g.matmul is not None:
             weights, xs, bias, _ = g.matmul
-            W, X = vals[weights, 0], vals[xs]  # parameters are the same in every sample's column
+            W, X = vals[weights, 0], vals[xs]  # parameters: the same in every sample's column, read from the first
             out = W @ X
             if bias is not None:
                 out += vals[bias, 0][:, None]

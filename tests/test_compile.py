@@ -183,6 +183,12 @@ def test_batch_replay_of_micrograds_demo_loss_matches_eager_for_any_batch_size_w
     assert any(g.matmul is not None for g in step.programs[(2, 1)].groups)  # the layers became matrix products
 
 
+def test_a_result_that_is_a_parameter_or_an_input_itself():
+    w = Parameter(1.5)
+    assert autograd.compile(lambda x: w, [w], batch=True)([1.0, 2.0]) == (1.5, [1.0], None)
+    assert autograd.compile(lambda x: x, [w])(4.0) == (4.0, [0.0], None)
+
+
 def test_parameters_are_read_at_each_call():
     model, params, X, y = _moons_model()
     step = autograd.compile(lambda x, t: (1 - t * model(x)).relu(), params, batch=True)
