@@ -158,7 +158,8 @@ class Trace(NamedTuple):
 class Program:
     """A traced graph as a list of groups over numbered slots: slots ``0..P-1`` hold the
     parameters, then the inputs, then the other leaves (constants, Values captured from
-    outside the function), then the computed nodes in topological order."""
+    outside the function), then the computed nodes, group by group (each group's nodes in
+    consecutive slots), the groups in level order: a node comes after its operands."""
 
     def __init__(self, trace: Trace, params: list[Value], batch: bool):
         order, inputs = trace.order, trace.inputs
@@ -179,8 +180,9 @@ class Program:
         self.batch = batch
         self.groups = self._groups(order, slot, set(params))  # numbers the computed nodes, group by group
         self.size = len(slot)
-        read = np.concatenate([g.operands.reshape(-1) for g in self.groups if g.matmul is None] + [np.array([slot[order[-1]]])])
-        self.params_per_sample = bool((read < len(params)).any())  # some operation besides a matrix product reads one
+        read = [g.operands.reshape(-1) if g.matmul is None else g.matmul[1] for g in self.groups]
+        read.append(np.array([slot[order[-1]]]))  # slots read in every sample's column (not only the first)
+        self.params_per_sample = bool((np.concatenate(read) < len(params)).any())
         self.n_params = len(params)
         self.n_inputs = len(inputs)
         self.leaves = leaves
@@ -473,13 +475,14 @@ class Compiled:
         """The value, the gradients (an array) and the aux numbers at parameter values
         ``params`` (an array): what a compiled training loop calls, its parameters kept in
         one array."""
-        if self.batch:
-            value, grads, aux = self._batch_call(args, params)
-        else:
-            value, grads, aux = self._whole_call(args, params)
-        if self.penalty is not None:
-            extra, extra_grads, _ = self.penalty.evaluate((), params)
-            value, grads = value + extra, grads + extra_grads
+        with np.errstate(all="ignore"):  # infinities and nans are results, as in eager mode
+            if self.batch:
+                value, grads, aux = self._batch_call(args, params)
+            else:
+                value, grads, aux = self._whole_call(args, params)
+            if self.penalty is not None:
+                extra, extra_grads, _ = self.penalty.evaluate((), params)
+                value, grads = value + extra, grads + extra_grads
         return value, grads, aux
 
     def _program(self, key: Any, samples: Sequence[Sequence[Any]]) -> Program:

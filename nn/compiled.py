@@ -81,27 +81,31 @@ class CompiledSteps:
         """One training step on a batch: returns the batch loss and each sample's model output
         (a number, or a list of numbers), as the eager step would give them."""
         np = self.np
+        with np.errstate(all="ignore"):  # a diverging run gives inf and nan, as eagerly, without warnings
+            loss, grads, outputs = self._mean_over_targets(xs, targets)
+        opt = self.optimizer
+        opt.steps += 1  # what optimizer.step() does, on the array: the same update rule per parameter
+        update = opt.update
+        self.theta = np.array([d - update(i, d, g) for i, (d, g) in enumerate(zip(self.theta.tolist(), grads.tolist()))])
+        self.grads = grads
+        return loss, outputs
+
+    def _mean_over_targets(self, xs: Sequence[Any], targets: Sequence[Any]) -> tuple[float, Any, list[Any]]:
         by_target: dict[str, list[int]] = {}
         for i, t in enumerate(targets):
             by_target.setdefault(repr(t), []).append(i)
-        total, grads, outputs = 0.0, np.zeros(len(self.params)), [None] * len(xs)
+        total, grads, outputs = 0.0, self.np.zeros(len(self.params)), [None] * len(xs)
         for indices in by_target.values():
             try:
                 value, g, aux = self._program(targets[indices[0]]).evaluate(([xs[i] for i in indices],), self.theta)
             except CompileError as error:
                 raise CompileError(f"fit(compile=True) with {type(self.model).__name__} and {self.loss_fn!r}: {error}; "
                                    "or train with compile=False") from None
-            total += value * len(indices)
+            total += float(value) * len(indices)
             grads += g * len(indices)
             for i, out in zip(indices, aux):
                 outputs[i] = out
-        grads /= len(xs)
-        opt = self.optimizer
-        opt.steps += 1  # what optimizer.step() does, on the array: the same update rule per parameter
-        update = opt.update
-        self.theta = np.array([d - update(i, d, g) for i, (d, g) in enumerate(zip(self.theta.tolist(), grads.tolist()))])
-        self.grads = grads
-        return total / len(xs), outputs
+        return total / len(xs), grads / len(xs), outputs
 
     def sync(self) -> None:
         """Write the trained weights to every parameter's ``.data``, the last gradients to ``.grad``."""

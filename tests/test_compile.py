@@ -23,6 +23,8 @@ import nn
 from autograd import CompileError, Parameter, Value, detect_anomaly, no_grad
 from autograd.ops import TABLE
 
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # compile mode prints no NumPy warnings
+
 INF, NAN = math.inf, math.nan
 EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, INF, -INF, NAN, 1e308, -1e308, 1e-310]
 UPSTREAM = [1.0, -2.0, INF, NAN]  # the gradient arriving at the operation: inf and nan test masked zeros
@@ -36,19 +38,23 @@ def same(compiled: float, eager: float, scale: float) -> bool:
     return abs(compiled - eager) <= 1e-12 * max(scale, abs(eager), abs(compiled))
 
 
-def assert_same(result: autograd.compiled.Result, value: float, grads: list[float], where: str) -> None:
-    scale = max([abs(x) for x in [value, *grads] if math.isfinite(x)], default=0.0)
+def assert_same(result: autograd.compiled.Result, value: float, grads: list[float], scale: float, where: str) -> None:
+    """``scale``: the largest gradient of any node of the eager graph (rounding in the sums of a
+    replay is relative to the contributions added, which may cancel to a smaller result)."""
+    scale = max([abs(x) for x in [value, *grads, scale] if math.isfinite(x)], default=0.0)
     assert same(result.value, value, scale), f"{where}: value {result.value!r}, eager {value!r}"
     for i, (c, e) in enumerate(zip(result.grads, grads)):
         assert same(c, e, scale), f"{where}: gradient {i} is {c!r}, eager {e!r}"
 
 
 def eager(fn, params, *args):
+    """The oracle: value, parameter gradients and the largest gradient of any node, eagerly."""
     for p in params:
         p.grad = 0.0
     out = fn(*args)
     out.backward()
-    return out.data, [p.grad for p in params]
+    largest = max([abs(v.grad) for v in autograd.topological_order(out) if math.isfinite(v.grad)], default=0.0)
+    return out.data, [p.grad for p in params], largest
 
 
 # One case per table entry: operands -> the operation's node. Every case runs at every
@@ -187,6 +193,13 @@ def test_a_result_that_is_a_parameter_or_an_input_itself():
     w = Parameter(1.5)
     assert autograd.compile(lambda x: w, [w], batch=True)([1.0, 2.0]) == (1.5, [1.0], None)
     assert autograd.compile(lambda x: x, [w])(4.0) == (4.0, [0.0], None)
+
+
+def test_a_layer_whose_inputs_are_parameters_in_batch_mode():
+    ws, xs = [Parameter(0.5), Parameter(-1.0)], [Parameter(2.0), Parameter(3.0)]
+    step = autograd.compile(lambda x: autograd.dot(ws, xs) * x, ws + xs, batch=True)  # a matrix product over parameters
+    expected = eager(lambda: autograd.sum([autograd.dot(ws, xs) * x for x in (1.0, 4.0)]) / 2, ws + xs)
+    assert_same(step([1.0, 4.0]), *expected, "dot of parameters")
 
 
 def test_parameters_are_read_at_each_call():
