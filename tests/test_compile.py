@@ -39,8 +39,7 @@ def same(compiled: float, eager: float, scale: float) -> bool:
 
 
 def assert_same(result: autograd.compiled.Result, value: float, grads: list[float], scale: float, where: str) -> None:
-    """``scale``: the largest gradient of any node of the eager graph (rounding in the sums of a
-    replay is relative to the contributions added, which may cancel to a smaller result)."""
+    """Same nan/inf pattern, finite numbers within 1e-12 × ``scale`` (see ``eager``)."""
     scale = max([abs(x) for x in [value, *grads, scale] if math.isfinite(x)], default=0.0)
     assert same(result.value, value, scale), f"{where}: value {result.value!r}, eager {value!r}"
     for i, (c, e) in enumerate(zip(result.grads, grads)):
@@ -48,12 +47,16 @@ def assert_same(result: autograd.compiled.Result, value: float, grads: list[floa
 
 
 def eager(fn, params, *args):
-    """The oracle: value, parameter gradients and the largest gradient of any node, eagerly."""
+    """The oracle, eagerly: the value, the parameters' gradients and the largest contribution
+    (local derivative × gradient) of the backward pass. A replay may add the contributions to a
+    gradient in another order; where large ones cancel (x/x at tiny x adds 1/x − 1/x), the
+    rounding is relative to them, not to the (smaller) result."""
     for p in params:
         p.grad = 0.0
     out = fn(*args)
     out.backward()
-    largest = max([abs(v.grad) for v in autograd.topological_order(out) if math.isfinite(v.grad)], default=0.0)
+    contributions = [abs(c) for step in autograd.backward_steps(out) for _, _, c in step.contributions]
+    largest = max([c for c in contributions if math.isfinite(c)], default=0.0)
     return out.data, [p.grad for p in params], largest
 
 
