@@ -18,7 +18,7 @@ names below, without ``sum`` and ``compile``, so that Python's own are not repla
 from .check import GradcheckError, gradcheck
 from .compiled import CompileError
 from .compiled import compile as compile  # not in __all__: it would shadow Python's compile
-from .drawing import GraphTooLarge, GraphvizMissing, draw, draw_steps, save_steps
+from .drawing import GraphTooLarge, GraphvizMissing, draw, draw_steps, explore, save_steps
 from .engine import (
     Parameter,
     Step,
@@ -28,9 +28,11 @@ from .engine import (
     dot,
     dot_unchecked,
     grad,
-    sum,
     topological_order,
     zero_grad,
+)
+from .engine import (
+    sum as sum,  # (autograd.sum; left out of __all__ so that "import *" keeps Python's sum)
 )
 from .modes import Scope, current_scope, detect_anomaly, enable_grad, gc_paused, is_grad_enabled, no_grad, scope
 
@@ -38,7 +40,7 @@ __all__ = [
     "Value", "Parameter", "constant", "dot", "dot_unchecked", "grad", "backward_steps", "Step",
     "topological_order", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "scope", "Scope", "current_scope", "gc_paused", "gradcheck", "GradcheckError",
-    "draw", "draw_steps", "save_steps", "GraphTooLarge", "GraphvizMissing", "CompileError",
+    "draw", "draw_steps", "save_steps", "explore", "GraphTooLarge", "GraphvizMissing", "CompileError",
 ]
 
 __version__ = "0.1.0"

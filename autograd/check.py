@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .engine import Value, grad
 from .modes import no_grad
@@ -42,7 +42,8 @@ def gradcheck(
             raise ValueError(f"gradcheck: {name} must be a finite number >= 0, got {number!r}")
     if eps == 0:
         raise ValueError("gradcheck: eps must be > 0 (the step of the central differences)")
-    point = [_number(x, i) for i, x in enumerate([inputs] if isinstance(inputs, (numbers.Real, Value)) else inputs)]
+    listed = [inputs] if isinstance(inputs, (numbers.Real, Value)) else list(cast(Sequence[Any], inputs))
+    point = [_number(x, i) for i, x in enumerate(listed)]
     values = [Value(x, label=f"x{i}") for i, x in enumerate(point)]
     out = fn(*values)
     if not isinstance(out, Value):

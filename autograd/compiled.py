@@ -64,9 +64,15 @@ class Masked(NamedTuple):
 
 
 class Arrays:
-    """The namespace of compile mode: the same functions as ``ops.Floats``, on NumPy arrays,
-    with the same IEEE-754 results (``1/0 = inf``, ``log(0) = -inf``). Replays run under
-    ``np.errstate(all="ignore")``: infinities and nans are results here, not warnings."""
+    """The namespace of compile mode: the same functions as ``ops.FLOATS``, on NumPy arrays
+    (one element per node of a group, or per node and sample), with the same IEEE-754 results
+    (``1/0 = inf``, ``log(0) = -inf``). Replays run under ``np.errstate(all="ignore")``:
+    infinities and nans are results here, not warnings."""
+
+    add = staticmethod(operator.add)
+    sub = staticmethod(operator.sub)
+    mul = staticmethod(operator.mul)
+    neg = staticmethod(operator.neg)
 
     @staticmethod
     def div(a: Any, b: Any) -> Any:
@@ -78,7 +84,7 @@ class Arrays:
 
     @staticmethod
     def pow_const(a: Any, b: float) -> Any:
-        # b is one number for a whole group (the program groups x ** b by b): PyTorch's forms
+        # b is one number for a whole group (the program groups x ** c by c): PyTorch's forms
         if b == 2.0:
             return a * a
         if b == 3.0:
@@ -111,8 +117,23 @@ class Arrays:
         return np.where(a < 0, 0.0, a)  # -0.0 and nan pass through, as ops.relu
 
     @staticmethod
+    def sum(*xs: Any) -> Any:
+        return np.add.reduce(np.asarray(xs), axis=0, initial=0.0)  # 0.0 + ..., maybe in another order
+
+    @staticmethod
+    def dot(*operands: Any) -> Any:
+        n = len(operands) // 2
+        total = builtins.sum(map(operator.mul, operands[:n], operands[n : 2 * n]))  # ops.dot's order
+        return total + operands[-1] if len(operands) % 2 else total
+
+    @staticmethod
     def sign(a: Any) -> Any:
         return np.where(a > 0, 1.0, np.where(a < 0, -1.0, 0.0))  # nan gives 0, as ops.sign
+
+    @staticmethod
+    def step(y: Any) -> Masked:
+        mask = y <= 0  # ops.step: a masked zero where relu is off, 1 elsewhere (nan included)
+        return Masked(mask, np.where(mask, 0.0, 1.0))
 
     @staticmethod
     def number(x: Any) -> Any:
@@ -123,14 +144,6 @@ class Arrays:
         if value is ops.MASKED_ZERO:
             return Masked(condition, np.where(condition, 0.0, rule()))
         return np.where(condition, value, rule())
-
-    @staticmethod
-    def sum(xs: Any) -> Any:
-        return np.add.reduce(np.asarray(xs), axis=0, initial=0.0)  # 0.0 + ..., maybe in another order
-
-    @staticmethod
-    def dot(ws: Any, xs: Any) -> Any:
-        return builtins.sum(map(operator.mul, ws, xs))  # in ops.Floats.dot's order: the same rounding
 
 
 ARRAYS = Arrays()
@@ -443,7 +456,7 @@ class Compiled:
                 f"batch={self.batch}, {len(self.programs)} program(s))")
 
     def _trace(self, args: Sequence[Any]) -> Trace:
-        if not modes.grad_enabled:
+        if not modes().grad_enabled:
             raise CompileError("autograd.compile cannot trace under no_grad(): call the compiled function outside it")
         inputs: list[Value] = []
         built = []
@@ -467,7 +480,7 @@ class Compiled:
         if create_graph:
             raise CompileError("create_graph is not supported in compiled mode (it returns numbers, not a graph): "
                                "call the function on Values and use backward(create_graph=True) eagerly")
-        if modes.anomaly:
+        if modes().anomaly:
             raise CompileError("detect_anomaly is not supported in compiled mode: call the function on Values and "
                                "run backward() eagerly inside detect_anomaly() to find where a nan or inf appears")
         value, grads, aux = self.evaluate(args, np.array([p.data for p in self.parameters], dtype=float))

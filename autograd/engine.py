@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from . import ops
-from .modes import Tag, gc_paused, modes
+from .modes import Tag, _per_thread, gc_paused, modes
 from .ops import FLOATS, INF, Op
 
 
@@ -59,8 +60,8 @@ class Value:
             raise TypeError(f"Value(label=...): expected str, got {type(label).__name__}")
         self.data = _real(data, "Value(data)")
         self.grad: Any = 0.0
-        self._edges: tuple = ()
-        self._info = Tag(ops.LEAF, label, modes.scope) if label else modes.scope.tags[ops.LEAF]
+        self._edges: tuple[Any, ...] = ()
+        self._info = Tag(ops.LEAF, label, modes().scope) if label else modes().scope.tags[ops.LEAF]
 
     # --- what the node is ----------------------------------------------------------------
     @property
@@ -119,25 +120,25 @@ class Value:
 
     # --- operations: each records one node (see record, below) -----------------------------
     def __add__(self, other: Any) -> Value:
-        return record(ops.ADD, self, value_of(other, "+"))
+        return record(ops.ADD, self, other if isinstance(other, Value) else constant(other, "+"))
 
     def __radd__(self, other: Any) -> Value:
         return record(ops.ADD, value_of(other, "+"), self)
 
     def __sub__(self, other: Any) -> Value:
-        return record(ops.SUB, self, value_of(other, "-"))
+        return record(ops.SUB, self, other if isinstance(other, Value) else constant(other, "-"))
 
     def __rsub__(self, other: Any) -> Value:
         return record(ops.SUB, value_of(other, "-"), self)
 
     def __mul__(self, other: Any) -> Value:
-        return record(ops.MUL, self, value_of(other, "*"))
+        return record(ops.MUL, self, other if isinstance(other, Value) else constant(other, "*"))
 
     def __rmul__(self, other: Any) -> Value:
         return record(ops.MUL, value_of(other, "*"), self)
 
     def __truediv__(self, other: Any) -> Value:
-        return record(ops.DIV, self, value_of(other, "/"))
+        return record(ops.DIV, self, other if isinstance(other, Value) else constant(other, "/"))
 
     def __rtruediv__(self, other: Any) -> Value:
         return record(ops.DIV, value_of(other, "/"), self)
@@ -225,7 +226,7 @@ def constant(x: Any, op_name: str = "Value") -> Value:
     if isinstance(x, Value):
         return x
     data = x if type(x) is float else _real(x, f"unsupported operand for '{op_name}'")
-    return _node(data, (), modes.scope.tags[ops.CONSTANT])
+    return _node(data, (), _per_thread.modes.scope.tags[ops.CONSTANT])
 
 
 def Parameter(data: Any, label: str = "") -> Value:  # noqa: N802  (named like torch.nn.Parameter)
@@ -239,7 +240,7 @@ def Parameter(data: Any, label: str = "") -> Value:  # noqa: N802  (named like t
     (True, True, False)
     """
     node = Value(data, label)
-    node._info = Tag(ops.PARAMETER, label, modes.scope) if label else modes.scope.tags[ops.PARAMETER]
+    node._info = Tag(ops.PARAMETER, label, modes().scope) if label else modes().scope.tags[ops.PARAMETER]
     return node
 
 
@@ -248,14 +249,24 @@ def Parameter(data: Any, label: str = "") -> Value:  # noqa: N802  (named like t
 def record(op: Op, *operands: Value) -> Value:
     """The node for table entry ``op`` applied to ``operands`` (Values): its number, and its
     local derivatives as floats, stored on it for the backward pass."""
-    if not modes.plain:  # no_grad or detect_anomaly: the rare path
+    tags = _per_thread.modes.recording  # (modes(), inlined) None under no_grad or detect_anomaly
+    if tags is None:
         return _record_in_mode(op, operands)
-    data = [v.data for v in operands]
-    out = op.forward(FLOATS, *data)
-    return _node(out, operands + op.derivative(FLOATS, out, *data), modes.scope.tags[op])
+    if len(operands) == 2:  # most operations: on Python 3.11 a comprehension costs a call
+        a, b = operands
+        data: Sequence[float] = (a.data, b.data)
+    else:
+        data = [v.data for v in operands]
+    out = op.on_floats(*data)
+    node = Value.__new__(Value)  # (what _node does, written out: this runs for every operation)
+    node.data = out
+    node.grad = 0.0
+    node._edges = operands + op.derivative(FLOATS, out, *data)
+    node._info = tags[op]
+    return node
 
 
-def _node(data: float, edges: tuple, info: Tag) -> Value:
+def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
     """A Value from its four parts (the engine made them: no checks)."""
     node = Value.__new__(Value)
     node.data = data
@@ -267,12 +278,12 @@ def _node(data: float, edges: tuple, info: Tag) -> Value:
 
 def _record_in_mode(op: Op, operands: tuple[Value, ...]) -> Value:
     data = [v.data for v in operands]
-    out = op.forward(FLOATS, *data)
-    if modes.anomaly:
+    out = op.on_floats(*data)
+    if modes().anomaly:
         _check_forward(op, out, operands, data)
-    if not modes.grad_enabled:  # no_grad: the result is a leaf
-        return _node(out, (), modes.scope.tags[ops.LEAF])
-    return _node(out, operands + op.derivative(FLOATS, out, *data), modes.scope.tags[op])
+    if not modes().grad_enabled:  # no_grad: the result is a leaf
+        return _node(out, (), modes().scope.tags[ops.LEAF])
+    return _node(out, operands + op.derivative(FLOATS, out, *data), modes().scope.tags[op])
 
 
 def _check_forward(op: Op, out: float, operands: Sequence[Value], data: Sequence[float]) -> None:
@@ -298,31 +309,13 @@ def describe(v: Value) -> str:
     return "constant" if v.is_constant else "leaf"
 
 
-class _Values:
-    """The namespace of ``create_graph``: the derivative rules run on Values, recording nodes."""
-
-    @staticmethod
-    def div(a: Any, b: Any) -> Value:
-        return record(ops.DIV, value_of(a, "/"), value_of(b, "/"))
-
-    @staticmethod
-    def pow(a: Any, b: Any) -> Value:
-        return value_of(a, "**") ** b
-
-    @staticmethod
-    def pow_const(a: Any, b: Any) -> Value:  # b is a constant, or a node computed from constants
-        return record(ops.POW_CONST, value_of(a, "**"), value_of(b, "**"))
-
-    @staticmethod
-    def log(a: Any) -> Value:
-        return record(ops.LOG, value_of(a, "log"))
-
-    sign = staticmethod(ops.sign)
-    number = staticmethod(float)
-    where = staticmethod(ops.Floats.where)
-
-
-VALUES = _Values()
+# The namespace of ``create_graph``: the derivative rules run on Values, recording nodes. (The
+# exponent of ``pow_const`` is a constant, or a node computed from constants only.)
+VALUES = SimpleNamespace(
+    div=lambda a, b: value_of(a, "/") / b, pow=lambda a, b: value_of(a, "**") ** b,
+    pow_const=lambda a, b: record(ops.POW_CONST, value_of(a, "**"), value_of(b, "**")),
+    log=lambda a: value_of(a, "log").log(), sign=ops.sign, step=ops.step, where=ops.where, number=float,
+)
 
 
 # --- n-ary nodes --------------------------------------------------------------------------
@@ -429,16 +422,6 @@ def _chain_rule(order: list[Value]) -> None:
                 child.grad += local * g
 
 
-class _Zero:
-    """Where a gradient starts when gradients are Values: ``_Zero() + g`` is ``g`` itself, so
-    no "0 + g" node is recorded."""
-
-    __slots__ = ()
-
-    def __add__(self, other: Any) -> Any:
-        return other
-
-
 def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Iterator[tuple[Value, Any]]:
     """The chain rule written out in full, for everything but plain ``backward()``: the
     gradients kept in a dict (so no ``.grad`` is touched), the local derivatives recomputed
@@ -446,32 +429,30 @@ def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Ite
     every contribution checked under ``detect_anomaly``. Yields ``(node, its gradient)`` for
     each node, in order, after it has passed its gradient on; the leaves come last."""
     grads: dict[Value, Any] = {order[-1]: seed}
-    check = modes.anomaly
-    zero = _Zero() if create_graph else 0.0
+    check = modes().anomaly
     for node in reversed(order):
-        g = grads.get(node, zero)
         edges = node._edges
+        if not edges:
+            continue
+        g = grads[node]  # (every node in the order is reached: it has a gradient by now)
         half = len(edges) >> 1
         operands = edges[:half]
         locals_ = node._info.op.derivative(VALUES, node, *operands) if create_graph else edges[half:]
         for child, local in zip(operands, locals_):
-            before = grads.get(child, zero)
+            before = grads.get(child)
             contribution = local * g
-            grads[child] = total = before + contribution
-            if check and _is_bad(total) and not (_is_bad(g) or _is_bad(before)):
+            grads[child] = total = contribution if before is None else before + contribution
+            if check and _is_bad(total) and not (_is_bad(g) or _is_bad(before or 0.0)):
                 _raise_backward(node, child, local, g, contribution, before)
-        if half:
-            yield node, g
+        yield node, g
     for node in order:
         if not node._edges:
-            yield node, grads.get(node, zero)
+            yield node, grads[node]
 
 
 def _is_bad(x: Any) -> bool:
-    if isinstance(x, _Zero):
-        return False
-    x = float(x)
-    return x != x or abs(x) == INF
+    number = float(x)
+    return number != number or abs(number) == INF
 
 
 def _raise_backward(node: Value, child: Value, local: Any, g: Any, contribution: Any, before: Any) -> None:
@@ -496,7 +477,7 @@ def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) ->
     seed = _seed(gradient, create_graph)
     with gc_paused():
         order = topological_order(root)
-        if create_graph or modes.anomaly:
+        if create_graph or modes().anomaly:
             for node, g in list(_traced_chain_rule(order, seed, create_graph)):
                 node.grad = g if node.grad == 0.0 else node.grad + g  # (a Value never == 0.0: identity)
             return

@@ -25,8 +25,10 @@ stay zero even times an infinite or nan gradient (``MASKED_ZERO``).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from operator import mul
+from types import SimpleNamespace
 from typing import Any
 
 INF = math.inf
@@ -66,19 +68,14 @@ def power_const(a: float, b: float) -> float:
     """``a ** b`` for a plain-number exponent, as PyTorch computes it: the exponents 2, 3, -1,
     -2, 0.5 and -0.5 by multiplication, division and square root (which differ from ``pow`` in
     the last bit and at edges: ``(-inf) ** 0.5`` is nan), every other one by ``pow``."""
-    if b == 2.0:
-        return a * a
-    if b == 3.0:
-        return a * a * a
-    if b == -1.0:
-        return div(1.0, a)
-    if b == -2.0:
-        return div(1.0, a * a)
-    if b == 0.5:
-        return sqrt(a)
-    if b == -0.5:
-        return div(1.0, sqrt(a))
-    return power(a, b)
+    special = _SPECIAL_POWERS.get(b)
+    return power(a, b) if special is None else special(a)
+
+
+_SPECIAL_POWERS: dict[float, Callable[[float], float]] = {
+    2.0: lambda a: a * a, 3.0: lambda a: a * a * a, -1.0: lambda a: div(1.0, a),
+    -2.0: lambda a: div(1.0, a * a), 0.5: lambda a: sqrt(a), -0.5: lambda a: div(1.0, sqrt(a)),
+}
 
 
 def exp(a: float) -> float:
@@ -117,8 +114,9 @@ def relu(a: float) -> float:
     return 0.0 if a < 0 else a  # -0.0 and nan pass through, as in PyTorch
 
 
-def sign(a: float) -> float:
-    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0  # 0 and nan give 0, as torch.sgn
+def sign(a: Any) -> float:
+    """abs's derivative (of a float or a Value): 0 at 0 and for nan, as torch.sgn."""
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0
 
 
 class _MaskedZero(float):
@@ -142,109 +140,97 @@ class _MaskedZero(float):
 MASKED_ZERO = _MaskedZero(0.0)
 
 
-class Floats:
-    """The namespace of the forward pass: IEEE-754 functions on Python floats."""
-
-    div = staticmethod(div)
-    pow = staticmethod(power)
-    pow_const = staticmethod(power_const)
-    exp = staticmethod(exp)
-    log = staticmethod(log)
-    log1p = staticmethod(log1p)
-    sqrt = staticmethod(sqrt)
-    tanh = staticmethod(math.tanh)
-    sigmoid = staticmethod(sigmoid)
-    relu = staticmethod(relu)
-    abs = staticmethod(math.fabs)
-    sign = staticmethod(sign)
-
-    @staticmethod
-    def number(x: Any) -> Any:
-        """The plain number of an operand (conditions in rules test numbers, never nodes)."""
-        return x
-
-    @staticmethod
-    def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
-        """``value`` where ``condition`` holds, else ``rule()`` (not run where it is not needed)."""
-        return value if condition else rule()
-
-    sum = staticmethod(sum)  # left to right, as a chain of + would add
-
-    @staticmethod
-    def dot(ws: Any, xs: Any) -> float:
-        return sum(map(mul, ws, xs))  # the products stay in C: neurons are hot
+def step(y: Any) -> float:
+    """relu's derivative from its result (a float or a Value): 1 where ``y > 0`` and for nan
+    (which passes through, as in PyTorch), a masked zero elsewhere."""
+    return MASKED_ZERO if y <= 0 else 1.0
 
 
-FLOATS = Floats()
+def dot(*operands: float) -> float:
+    """``w · x (+ bias)`` of the operands w1..wn, x1..xn and maybe a bias."""
+    n = len(operands) // 2
+    total = sum(map(mul, operands[:n], operands[n : 2 * n]))  # the products stay in C: neurons are hot
+    return total + operands[-1] if len(operands) % 2 else total
+
+
+def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
+    """``value`` where ``condition`` holds, else ``rule()`` (not run where it is not needed)."""
+    return value if condition else rule()
+
+
+# The namespace of the forward pass: IEEE-754 functions on Python floats. ``number`` gives the
+# plain number of an operand: conditions in rules test numbers, never nodes.
+FLOATS = SimpleNamespace(
+    add=operator.add, sub=operator.sub, mul=operator.mul, neg=operator.neg, div=div, pow=power,
+    pow_const=power_const, exp=exp, log=log, log1p=log1p, sqrt=sqrt, tanh=math.tanh, sigmoid=sigmoid,
+    relu=relu, abs=math.fabs, sum=lambda *xs: sum(xs), dot=dot,  # sum: left to right, as + would
+    sign=sign, step=step, where=where, number=lambda x: x,
+)
 
 
 # --- the table ----------------------------------------------------------------------------
 
 class Op:
-    """One operation of the engine: a name, a forward function, a derivative rule."""
+    """One operation of the engine: its key in ``TABLE`` (also the name of its forward
+    function in each namespace: ``FLOATS.exp``, ...), the name ``.op`` shows, its derivative rule."""
 
-    __slots__ = ("name", "forward", "derivative")
+    __slots__ = ("key", "name", "derivative", "on_floats")
 
-    def __init__(self, name: str, forward: Callable[..., Any], derivative: Callable[..., tuple]):
+    def __init__(self, key: str, name: str, derivative: Callable[..., tuple]):
+        self.key = key
         self.name = name
-        self.forward = forward
         self.derivative = derivative
+        self.on_floats: Callable[..., float] = getattr(FLOATS, key, float)  # the forward pass, on floats
+
+    def forward(self, f: Any, *operands: Any) -> Any:
+        """The result of this operation on ``operands``, computed with namespace ``f``."""
+        return getattr(f, self.key)(*operands)
 
     def __repr__(self) -> str:
-        return f"Op({self.name!r})"
+        return f"Op({self.key!r})"
 
     def __copy__(self) -> Op:  # an entry of the table is a constant, like a function: nodes that
         return self  # are copied (copy.deepcopy of a model) keep pointing at the same entry
 
-    def __deepcopy__(self, memo: dict) -> Op:
+    def __deepcopy__(self, memo: dict[int, Any]) -> Op:
         return self
 
 
-def _dot(f: Any, *operands: Any) -> Any:
-    # operands are w1..wn, x1..xn and maybe a bias: w · x (+ bias)
-    n = len(operands) // 2
-    total = f.dot(operands[:n], operands[n : 2 * n])
-    return total + operands[-1] if len(operands) % 2 else total
-
-
-def _d_dot(f: Any, out: Any, *operands: Any) -> tuple:
-    # d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
+def _d_dot(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
+    # operands are w1..wn, x1..xn and maybe a bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
     n = len(operands) // 2
     return (*operands[n : 2 * n], *operands[:n]) + ((1.0,) if len(operands) % 2 else ())
 
 
-ADD = Op("+", lambda f, a, b: a + b, lambda f, out, a, b: (1.0, 1.0))
-SUB = Op("-", lambda f, a, b: a - b, lambda f, out, a, b: (1.0, -1.0))
-MUL = Op("*", lambda f, a, b: a * b, lambda f, out, a, b: (b, a))
-DIV = Op("/", lambda f, a, b: f.div(a, b), lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b)))
-# an exponent that is a Value gets a derivative, out * log(a) (PyTorch's pow.Tensor_Tensor)
-POW = Op("**", lambda f, a, b: f.pow(a, b),
-         lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow(a, b - 1.0)),
-                               f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a))))
-# a plain-number exponent is a constant: no derivative with respect to it (pow.Tensor_Scalar),
-# so x**2 at x < 0 computes no log(x)
-POW_CONST = Op("**", lambda f, a, b: f.pow_const(a, b),
-               lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow_const(a, b - 1.0)), 0.0))
-NEG = Op("neg", lambda f, a: -a, lambda f, out, a: (-1.0,))
-ABS = Op("abs", lambda f, a: f.abs(a), lambda f, out, a: (f.sign(f.number(a)),))
-EXP = Op("exp", lambda f, a: f.exp(a), lambda f, out, a: (out,))
-LOG = Op("log", lambda f, a: f.log(a), lambda f, out, a: (f.div(1.0, a),))
-LOG1P = Op("log1p", lambda f, a: f.log1p(a), lambda f, out, a: (f.div(1.0, a + 1.0),))
-SQRT = Op("sqrt", lambda f, a: f.sqrt(a), lambda f, out, a: (f.div(0.5, out),))
-TANH = Op("tanh", lambda f, a: f.tanh(a), lambda f, out, a: (1.0 - out * out,))
-SIGMOID = Op("sigmoid", lambda f, a: f.sigmoid(a), lambda f, out, a: ((1.0 - out) * out,))
-RELU = Op("relu", lambda f, a: f.relu(a), lambda f, out, a: (f.where(f.number(out) <= 0, MASKED_ZERO, lambda: 1.0),))
-SUM = Op("sum", lambda f, *xs: f.sum(xs), lambda f, out, *xs: (1.0,) * len(xs))
-DOT = Op("dot", _dot, _d_dot)
-
-TABLE: dict[str, Op] = {
-    "add": ADD, "sub": SUB, "mul": MUL, "div": DIV, "pow": POW, "pow_const": POW_CONST,
-    "neg": NEG, "abs": ABS, "exp": EXP, "log": LOG, "log1p": LOG1P, "sqrt": SQRT, "tanh": TANH,
-    "sigmoid": SIGMOID, "relu": RELU, "sum": SUM, "dot": DOT,
-}
+# Each derivative rule: d out / d operand for each operand, from the result ``out``.
+TABLE: dict[str, Op] = {op.key: op for op in [
+    Op("add", "+", lambda f, out, a, b: (1.0, 1.0)),
+    Op("sub", "-", lambda f, out, a, b: (1.0, -1.0)),
+    Op("mul", "*", lambda f, out, a, b: (b, a)),
+    Op("div", "/", lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b))),  # -(a/b)/b: no b*b to overflow
+    # an exponent that is a Value is differentiated too (PyTorch's pow.Tensor_Tensor)
+    Op("pow", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow(a, b - 1.0)),
+                                          f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a)))),
+    # a plain-number exponent is a constant, not differentiated (pow.Tensor_Scalar): x**2 at x < 0
+    # computes no log(x)
+    Op("pow_const", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO,
+                                                        lambda: b * f.pow_const(a, b - 1.0)), 0.0)),
+    Op("neg", "neg", lambda f, out, a: (-1.0,)),
+    Op("abs", "abs", lambda f, out, a: (f.sign(a),)),
+    Op("exp", "exp", lambda f, out, a: (out,)),
+    Op("log", "log", lambda f, out, a: (f.div(1.0, a),)),
+    Op("log1p", "log1p", lambda f, out, a: (f.div(1.0, a + 1.0),)),
+    Op("sqrt", "sqrt", lambda f, out, a: (f.div(0.5, out),)),
+    Op("tanh", "tanh", lambda f, out, a: (1.0 - out * out,)),
+    Op("sigmoid", "sigmoid", lambda f, out, a: ((1.0 - out) * out,)),
+    Op("relu", "relu", lambda f, out, a: (f.step(out),)),
+    Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs)),
+    Op("dot", "dot", _d_dot),
+]}
+ADD, SUB, MUL, DIV, POW, POW_CONST = (TABLE[k] for k in ("add", "sub", "mul", "div", "pow", "pow_const"))
+NEG, ABS, EXP, LOG, LOG1P, SQRT = (TABLE[k] for k in ("neg", "abs", "exp", "log", "log1p", "sqrt"))
+TANH, SIGMOID, RELU, SUM, DOT = (TABLE[k] for k in ("tanh", "sigmoid", "relu", "sum", "dot"))
 
 # Leaves are marked with pseudo-operations (``.op`` is "" for all three): a Value the user
 # made, a constant the engine made from a plain-number operand, a parameter a model learns.
-LEAF = Op("", lambda f: NAN, lambda f, out: ())
-CONSTANT = Op("", lambda f: NAN, lambda f, out: ())
-PARAMETER = Op("", lambda f: NAN, lambda f, out: ())
+LEAF, CONSTANT, PARAMETER = Op("leaf", "", tuple), Op("constant", "", tuple), Op("parameter", "", tuple)

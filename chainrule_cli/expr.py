@@ -21,7 +21,7 @@ from autograd import Value
 FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs")
 BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
           ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
-FORMATS = ("png", "svg", "pdf", "dot")
+FORMATS = ("png", "svg", "pdf", "dot", "html")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_LENGTH = 2000
 
@@ -152,15 +152,19 @@ def run_graph_command(args: Any) -> int:
     if not math.isfinite(out.data):
         print("note: the result is not finite")
     if output is not None:
-        drawing = autograd.draw(out, rankdir=args.rankdir)
         output.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "dot":
-            output.write_text(drawing.source, encoding="utf-8")
-        else:
-            try:
-                drawing.render(output.with_suffix(""), format=fmt, cleanup=True)
-            except autograd.GraphvizMissing as error:
-                print(f"chainrule graph: {error}", file=sys.stderr)
-                return 1
+        try:
+            if fmt == "html":  # the interactive explorer: a page that steps through both passes
+                autograd.explore(out).save(output)
+            elif fmt == "dot":  # DOT text needs no Graphviz program
+                output.write_text(autograd.draw(out, rankdir=args.rankdir).source, encoding="utf-8")
+            else:
+                autograd.draw(out, rankdir=args.rankdir).render(output, format=fmt)
+        except (autograd.GraphvizMissing, autograd.GraphTooLarge, RuntimeError) as error:
+            print(f"chainrule graph: {error}", file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"chainrule graph: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+            return 1
         print(f"wrote {output}")
     return 0

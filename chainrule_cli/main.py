@@ -19,9 +19,7 @@ from typing import Any
 
 import nn
 from autograd import CompileError, no_grad
-from nn import optim
-
-from nn import plots
+from nn import optim, plots
 
 from .expr import ExpressionError, run_graph_command
 

@@ -28,7 +28,7 @@ MAX_SIZE = 1_000_000  # far beyond what a scalar engine can train; refuses typos
 def _check_size(n: Any, what: str) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{what} must be a whole number, got {type(n).__name__}")
-    if not 1 <= n <= MAX_SIZE:
+    if not 1 <= int(n) <= MAX_SIZE:
         raise ValueError(f"{what} must be a whole number from 1 to {MAX_SIZE:,}, got {n!r}")
     return int(n)
 

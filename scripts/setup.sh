@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up chainrule's project-local environment: .venv with the package and its extras, and
-# Graphviz's `dot` from the OS package manager when it is missing. Safe to run again: it only
+# (for dev) Debian's chromium for the browser tests when it is missing. Safe to run again: it only
 # reinstalls when pyproject.toml changed. Usage: scripts/setup.sh [extras, default "dev"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,11 +43,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-if ! command -v dot >/dev/null 2>&1; then
-  say "Graphviz 'dot' is missing; installing it with apt-get"
-  if ! apt_install graphviz; then
-    say "could not install Graphviz: drawings cannot be rendered to files until you run"
-    say "  sudo apt-get install graphviz     (Debian/Ubuntu)    or    brew install graphviz   (macOS)"
+# drawings need no system Graphviz (graphviz-pure comes with the draw extra); the browser
+# tests of the explorer need a Chromium: Debian's, when it can be installed
+if [ "$extras" = dev ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  say "chromium is missing (for the explorer's browser tests); installing it with apt-get"
+  if ! apt_install chromium; then
+    say "could not install chromium: the browser tests will skip; to run them: sudo apt-get install chromium"
   fi
 fi
 say "ready (.venv/bin/python)"

@@ -1,0 +1,14 @@
+"""Seeing graphs: static Graphviz drawings (``draw``, ``draw_steps``, ``save_steps``) and the
+interactive explorer (``explore``), a self-contained page that steps through both passes.
+
+This package is a bounded part of the engine: it reads graphs only through the public node
+API (``.data .grad .label .op .children .local_grads .is_leaf .is_constant .is_parameter
+.scope``, ``topological_order``, ``backward_steps``). Layout is done by ``graphviz-pure``
+(from PyPI) or the system ``dot`` (see ``engine``).
+"""
+
+from .engine import GraphvizMissing
+from .explore import Explorer, explore
+from .static import Drawing, GraphTooLarge, draw, draw_steps, save_steps
+
+__all__ = ["Drawing", "Explorer", "GraphTooLarge", "GraphvizMissing", "draw", "draw_steps", "explore", "save_steps"]

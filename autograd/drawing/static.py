@@ -1,0 +1,469 @@
+"""Static drawings of computation graphs: ``draw``, the backward film strip, saving frames.
+
+A drawing has a record per Value (label, data, grad; constants show no grad, since nothing
+learns them) and a small node per operation between the operands and the result, operands in
+order. Leaves are coloured by role: parameters (what a model learns) green, inputs blue,
+constants grey; the root has a double border; a legend says so. Nodes created inside ``nn``
+modules sit in nested, labelled clusters ("Layer 1" › "Neuron 3") kept in the order the modules
+ran; ``depth=k`` keeps k levels of clusters and collapses each module below into one box, with
+the values it hands on still drawn. The DOT source is deterministic: the same graph built
+twice gives the same bytes (nodes are numbered in topological order, never by ``id``).
+
+Only the engine's public node API is used here: ``.data .grad .label .op .children
+.local_grads .is_leaf .is_constant .is_parameter .scope``, ``topological_order`` and
+``backward_steps``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..engine import Value, backward_steps, topological_order
+from . import engine
+from .engine import GraphvizMissing
+
+ROLE_STYLE = {  # fill colours for a learner: what is learned, what is given, what is fixed
+    "parameter": "#c7e9c0",
+    "input": "#c6dbef",
+    "constant": "#eeeeee",
+    "result": "#ffffff",
+}
+ROLE_MEANING = {"parameter": "parameter (learned)", "input": "input", "constant": "constant",
+                "result": "computed"}
+HIGHLIGHT = "#fdae6b"
+BOX_FILL = "#fff5eb"
+OP_SYMBOL = {"neg": "−", "*": "×", "/": "÷", "sum": "Σ", "dot": "w·x+b"}
+FONT = "Helvetica"
+
+__all__ = ["Drawing", "GraphTooLarge", "GraphvizMissing", "draw", "draw_steps", "save_steps"]
+
+
+class GraphTooLarge(ValueError):
+    """The graph has more nodes than ``max_nodes``; collapse modules with ``depth=``."""
+
+
+def role(v: Value) -> str:
+    """``"parameter"``, ``"input"``, ``"constant"`` or ``"result"`` (made by an operation)."""
+    if not v.is_leaf:
+        return "result"
+    if v.is_parameter:
+        return "parameter"
+    return "constant" if v.is_constant else "input"
+
+
+def symbol(v: Value) -> str:
+    return OP_SYMBOL.get(v.op, v.op)
+
+
+class Layout:
+    """Which Values are drawn, in which cluster, which are collapsed into module boxes, and
+    what the reader should call the input, the prediction and the loss."""
+
+    def __init__(self, root: Value, depth: int | None):
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+            raise ValueError(f"depth must be a whole number >= 0 or None, got {depth!r}")
+        self.root = root
+        self.depth = depth
+        self.order = topological_order(root)
+        self.index = {v: i for i, v in enumerate(self.order)}
+        self.consumers: dict[Value, list[Value]] = {}
+        for v in self.order:
+            for c in v.children:
+                self.consumers.setdefault(c, []).append(v)
+        self.keys: dict[tuple, str] = {}  # chain of scopes -> cluster name, by first appearance
+        self.names: dict[tuple, str] = {}
+        self.group: dict[Value, tuple] = {}
+        # operation nodes first, so clusters are numbered in the order the modules ran
+        for v in [v for v in self.order if not v.is_leaf] + [v for v in self.order if v.is_leaf]:
+            home = v
+            if v.is_parameter and v in self.consumers:
+                home = self.consumers[v][0]  # a parameter sits with the operation that uses it
+            path = home.scope.path()
+            for k in range(1, len(path) + 1):
+                if path[:k] not in self.keys:
+                    self.keys[path[:k]] = f"cluster_{len(self.keys)}"
+                    self.names[path[:k]] = path[k - 1].name
+            self.group[v] = path
+
+    def box(self, v: Value) -> tuple | None:
+        """The module box ``v`` is collapsed into, or None if it is drawn inside its cluster."""
+        key = self.group[v]
+        if self.depth is None or len(key) <= self.depth:
+            return None
+        return key[: self.depth + 1]
+
+    def hands_on(self, v: Value) -> bool:
+        """True for a value of a collapsed box that is used outside it (drawn next to the box)."""
+        box = self.box(v)
+        return box is not None and (v is self.root or any(self.box(c) != box for c in self.consumers.get(v, ())))
+
+    def drawn(self) -> list[Value]:
+        """The Values drawn as records: all but those hidden inside collapsed boxes."""
+        return [v for v in self.order if self.box(v) is None or self.hands_on(v)]
+
+    def check_size(self, max_nodes: int | None, who: str) -> None:
+        count = len(self.drawn())
+        if max_nodes is not None and count > max_nodes:
+            deepest = max((len(k) for k in self.group.values()), default=0)
+            hint = (f"pass depth={max(deepest - 2, 0)} (or smaller) to collapse modules into boxes, or "
+                    if deepest else "")
+            raise GraphTooLarge(f"{who}: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
+                                f"{hint}raise max_nodes")
+
+    def caption(self, v: Value) -> str:
+        """What a reader should call ``v``: its label, and "input", "prediction" or "loss"."""
+        if v is self.root:
+            word = "loss" if any("loss" in s.name.lower() for s in v.scope.path()) else "output"
+        elif v.is_leaf and role(v) == "input":
+            word = "input"
+        elif self._is_prediction(v):
+            word = "prediction"
+        else:
+            return v.label
+        return f"{v.label} ({word})" if v.label and v.label != word else word
+
+    def _is_prediction(self, v: Value) -> bool:
+        top = self.group[v][:1]
+        if not top or "loss" in top[0].name.lower():
+            return False
+        users = self.consumers.get(v, ())
+        return any(self.group[c][:1] != top and any("loss" in s.name.lower() for s in self.group[c][:1])
+                   for c in users)
+
+
+def node_line(name: str, attrs: dict[str, str]) -> str:
+    inner = " ".join(f"{k}={v}" if v.startswith("<") else f'{k}="{v}"' for k, v in attrs.items())
+    return f"\t{name} [{inner}]\n"
+
+
+def escape(text: str) -> str:
+    for ch in "\\{}|<>\"":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _legend(roles: set[str], shaded: bool) -> str:
+    cells = "".join(f'<TD BGCOLOR="{ROLE_STYLE[r]}" BORDER="1"> {ROLE_MEANING[r]} </TD>'
+                    for r in ROLE_STYLE if r in roles)
+    if shaded:
+        cells = f'<TD BGCOLOR="{_shade(1.0)}" BORDER="1"> the darker, the larger |grad| </TD>'
+
+    return (f'<<TABLE BORDER="0" CELLSPACING="4"><TR>{cells}<TD>double border: the output'
+            '  ·  circles: operations</TD></TR></TABLE>>')
+
+
+def _cluster_fill(level: int) -> str:
+    return ["#fafafa", "#f3f3f3", "#ebebeb", "#e3e3e3"][min(level - 1, 3)]
+
+
+def _shade(fraction: float) -> str:
+    level = int(255 - 140 * min(max(fraction, 0.0), 1.0))
+    return f"#ff{level:02x}{level:02x}"
+
+
+def record_id(layout: Layout, v: Value) -> str:
+    """The DOT node that stands for ``v``: its record, or the box it is hidden in."""
+    box = layout.box(v)
+    if box is None or layout.hands_on(v):
+        return f"v{layout.index[v]}"
+    return layout.keys[box] + "_box"
+
+
+def dot_source(
+    layout: Layout,
+    *,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    fmt: str = ".4g",
+    shade_grad: bool = False,
+    highlight: Value | None = None,
+    grads: dict[Value, Any] | None = None,
+    legend: bool = True,
+    sizes: dict[str, tuple[float, float]] | None = None,
+    ranksep: float = 0.3,
+) -> str:
+    """The DOT text of a drawing (see ``draw``); needs no Graphviz. ``sizes`` pins node sizes
+    (the film strip keeps its layout still that way); ``ranksep``: inches between ranks."""
+    root = layout.root
+    shown = grads if grads is not None else {v: v.grad for v in layout.order}
+    drawn = layout.drawn()
+    biggest = max((abs(float(g)) for v, g in shown.items() if not v.is_constant), default=0.0) or 1.0
+    clusters: dict[tuple, list[str]] = {}
+
+    def place(key: tuple, name: str, attrs: dict[str, str]) -> None:
+        if sizes and name in sizes:
+            attrs = {**attrs, "width": f"{sizes[name][0]:.3f}", "height": f"{sizes[name][1]:.3f}", "fixedsize": "true"}
+        clusters.setdefault(key, []).append(node_line(name, attrs))
+
+    boxes: dict[tuple, int] = {}
+    for v in layout.order:
+        box = layout.box(v)
+        if box is not None:
+            boxes[box] = boxes.get(box, 0) + 1
+    for box, count in boxes.items():
+        place(box[:-1], layout.keys[box] + "_box", {
+            "label": f"{escape(layout.names[box])}\\n({count} nodes)", "shape": "box3d", "style": "filled",
+            "fillcolor": HIGHLIGHT if highlight is not None and layout.box(highlight) == box
+            and not layout.hands_on(highlight) else BOX_FILL})
+
+    edges: list[tuple[str, str]] = []
+    roles = set()
+    for v in drawn:
+        i = layout.index[v]
+        kind = role(v)
+        roles.add(kind)
+        parts = [layout.caption(v)] if layout.caption(v) else []
+        parts.append(f"data {format(float(v.data), fmt)}")
+        if show_grad and not v.is_constant:
+            parts.append(f"grad {format(float(shown[v]), fmt)}" if v in shown else "grad ?")
+        fill = ROLE_STYLE[kind]
+        if shade_grad and v in shown and not v.is_constant:
+            fill = _shade(abs(float(shown[v])) / biggest)
+        table = {"BORDER": "2" if v is root else "1", "CELLBORDER": "0", "CELLSPACING": "0", "CELLPADDING": "2",
+                 "BGCOLOR": HIGHLIGHT if v is highlight else fill, "COLOR": "#e6550d" if v is highlight else "black"}
+        if kind == "constant":
+            table["STYLE"] = "dashed"
+        rows = "<HR/>".join(f"<TR><TD>{_html(p)}</TD></TR>" for p in parts)
+        head = " ".join(f'{k}="{val}"' for k, val in table.items())
+        attrs = {"label": f"<<TABLE {head}>{rows}</TABLE>>", "shape": "none", "margin": "0"}
+        box = layout.box(v)
+        home = layout.group[v] if box is None else box[:-1]
+        place(home, f"v{i}", attrs)
+        if box is not None:  # a value handed on by a collapsed box
+            edges.append((layout.keys[box] + "_box", f"v{i}"))
+        elif not v.is_leaf:
+            sym = symbol(v)
+            op_attrs = {"label": escape(sym), "shape": "circle" if len(sym) <= 4 else "ellipse", "width": "0.3",
+                        "margin": "0.02", "fillcolor": HIGHLIGHT if v is highlight else "white", "style": "filled"}
+            place(home, f"op{i}", op_attrs)
+            edges.append((f"op{i}", f"v{i}"))
+            for c in v.children:
+                edges.append((record_id(layout, c), f"op{i}"))
+    for v in layout.order:  # edges into and between collapsed boxes
+        if layout.box(v) is not None and not v.is_leaf:
+            for c in v.children:
+                tail, head = record_id(layout, c), layout.keys[layout.box(v)] + "_box"  # type: ignore[index]
+                if tail != head:
+                    edges.append((tail, head))
+
+    graph = {"rankdir": rankdir, "fontname": FONT, "fontsize": "11", "nodesep": "0.12", "ranksep": f"{ranksep:g}",
+             "mclimit": "0.01"}  # see _emit_clusters
+    lines = ["digraph {\n", "\tgraph [" + " ".join(f'{k}="{v}"' for k, v in graph.items()) + "]\n",
+             f'\tnode [fontname="{FONT}" fontsize="10" height="0.3"]\n', '\tedge [arrowsize="0.6"]\n']
+    if legend:
+        lines.append(f"\tgraph [labelloc=b labeljust=l label={_legend(roles, shade_grad)}]\n")
+    _emit_clusters(lines, clusters, layout, flip=rankdir == "LR")
+    seen: set[tuple[str, str]] = set()
+    for tail, head in edges:
+        if (tail, head) not in seen:
+            seen.add((tail, head))
+            lines.append(f"\t{tail} -> {head}\n")
+    lines.append("}\n")
+    return "".join(lines)
+
+
+def _emit_clusters(lines: list[str], clusters: dict[tuple, list[str]], layout: Layout, flip: bool) -> None:
+    """Write the nested clusters, outermost first. With ``mclimit`` low, Graphviz keeps the
+    order it is given (instead of reordering "Neuron 3, 2, 1" to save a crossing); left to
+    right it stacks that order bottom up, so ``flip`` writes it reversed: first on top."""
+    children: dict[tuple, list[tuple]] = {}
+    for key in layout.keys:
+        children.setdefault(key[:-1], []).append(key)
+    stack: list[tuple[tuple, int]] = [((), 0)]
+    while stack:  # iterative: scopes may nest deeply
+        key, state = stack.pop()
+        indent = "\t" * (len(key) + 1)
+        if state == 1:
+            lines.append(indent[:-1] + "}\n")
+            continue
+        if key:
+            lines.append(f"{indent[:-1]}subgraph {layout.keys[key]} {{\n")
+            lines.append(f'{indent}graph [label="{escape(layout.names[key])}" style="rounded,filled" '
+                         f'fillcolor="{_cluster_fill(len(key))}" color="#9e9e9e" fontsize="10"]\n')
+            stack.append((key, 1))
+        body = clusters.get(key, [])
+        lines.extend(indent + line.lstrip("\t") for line in (body[::-1] if flip and key else body))
+        subs = [s for s in children.get(key, []) if layout.depth is None or len(s) <= layout.depth]
+        stack.extend((s, 0) for s in (subs if flip else reversed(subs)))
+
+
+try:  # API.md: draw returns a graphviz.Digraph (the graphviz package, from the draw extra)
+    from graphviz import Digraph as _Base
+except ImportError:  # without it drawings still give their DOT text and render the same way
+    _Base = object
+
+
+class Drawing(_Base):
+    """A drawing: a ``graphviz.Digraph`` (when the graphviz package is installed) that shows
+    inline in Jupyter (SVG) and renders to files with the Graphviz program found here.
+
+    ``.source`` is the DOT text; ``.pipe(format="svg")`` returns the rendered bytes;
+    ``.render("graph", format="png")`` writes ``graph.png`` and returns its path. Rendering
+    runs ``graphviz-pure`` (from PyPI) or, failing that, the system ``dot``.
+    """
+
+    def __init__(self, source: str):
+        if _Base is object:
+            self._text = source
+        else:  # a Digraph whose body is the lines between "digraph {" and "}": same source
+            super().__init__(body=[line + "\n" for line in source.splitlines()[1:-1]])
+
+    if _Base is object:
+        @property
+        def source(self) -> str:
+            return self._text
+
+    def __repr__(self) -> str:
+        records = self.source.count('shape="record"')
+        return f"<Drawing: {records} values>"
+
+    def pipe(self, format: str = "svg", *args: Any, encoding: str | None = None, **kw: Any) -> Any:  # noqa: A002
+        data = engine.run(self.source, format)
+        return data if encoding is None else data.decode(encoding)
+
+    def render(self, filename: str | Path | None = None, directory: str | Path | None = None, view: bool = False,
+               cleanup: bool = True, format: str = "png", **kw: Any) -> str:  # noqa: A002 (graphviz's names)
+        """Write ``filename`` + ``.format`` (a suffix already there is kept) and return its path."""
+        path = Path(directory or ".") / Path(filename or "graph")
+        if path.suffix.lstrip(".").lower() != format:
+            path = path.with_name(path.name + "." + format)
+        return str(engine.write(self.source, path, format))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> dict[str, str]:
+        try:
+            return {"image/svg+xml": self.pipe("svg").decode("utf-8")}
+        except GraphvizMissing as error:
+            return {"text/plain": str(error)}
+
+
+def checked_layout(who: str, root: Any, rankdir: str, depth: Any, max_nodes: int | None) -> Layout:
+    """The layout of ``root``'s graph, after checking the arguments and the size (before any work)."""
+    if not isinstance(root, Value):
+        raise TypeError(f"{who}: expected a Value, got {type(root).__name__}")
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(f"{who}: rankdir must be 'LR' or 'TB', got {rankdir!r}")
+    try:
+        layout = Layout(root, depth)
+    except ValueError as error:
+        raise ValueError(f"{who}: {error}") from None
+    layout.check_size(max_nodes, who)
+    return layout
+
+
+def draw(
+    root: Value,
+    *,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    fmt: str = ".4g",
+    depth: int | None = None,
+    max_nodes: int | None = 300,
+    shade_grad: bool = False,
+    highlight: Value | None = None,
+    grads: dict[Value, Any] | None = None,
+    legend: bool = True,
+) -> Drawing:
+    """A drawing of everything ``root`` depends on.
+
+    Displays inline in Jupyter (SVG); ``.render(path, format="png")`` writes a file and
+    ``.source`` is the DOT text.
+
+    * ``rankdir``: ``"LR"`` (left to right) or ``"TB"`` (top to bottom).
+    * ``show_grad``: show each node's ``.grad`` under its data; ``fmt``: the number format.
+    * ``depth``: keep this many levels of module clusters, collapse deeper modules into boxes.
+    * ``max_nodes``: refuse (``GraphTooLarge``) a drawing with more Value records than this.
+    * ``shade_grad``: shade each record by the magnitude of its gradient (darker = larger).
+    * ``highlight``, ``grads``: mark one node and show these gradients instead of ``.grad``
+      (the backward stepper uses them); ``legend``: explain the colours under the drawing.
+
+    >>> from autograd import Value, draw
+    >>> x = Value(2.0, label="x")
+    >>> y = (x * 3).tanh()
+    >>> print(draw(y).source.splitlines()[0])
+    digraph {
+    """
+    layout = checked_layout("draw", root, rankdir, depth, max_nodes)
+    return Drawing(dot_source(layout, rankdir=rankdir, show_grad=show_grad, fmt=fmt, shade_grad=shade_grad,
+                              highlight=highlight, grads=grads, legend=legend))
+
+
+def node_sizes(source: str) -> dict[str, tuple[float, float]]:
+    """Each node's laid-out width and height in inches (Graphviz's ``plain`` output)."""
+    sizes = {}
+    for line in engine.run(source, "plain").decode("utf-8").splitlines():
+        parts = line.split()
+        if parts and parts[0] == "node":
+            sizes[parts[1].strip('"')] = (float(parts[4]), float(parts[5]))
+    return sizes
+
+
+def draw_steps(root: Value, **options: Any) -> Iterator[Drawing]:
+    """Backpropagation as a film strip: one drawing per step of the backward pass.
+
+    Steps follow the reverse topological order that ``backward()`` uses. Each frame shows the
+    gradients known so far (nodes not reached yet show ``grad ?``) and highlights the node
+    that just passed its gradient on to its operands. ``.grad`` is not touched. Options are
+    those of ``draw``. The size limit is checked before anything else, memory stays linear in
+    the graph (frames are made one at a time), and every frame has the same node sizes, so the
+    layout stands still from frame to frame (when a Graphviz program is installed).
+
+    >>> from autograd import Value, draw_steps
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> frames = list(draw_steps((a * b).tanh()))
+    >>> len(frames)        # tanh, then *: one frame per operation node
+    2
+    """
+    layout = checked_layout("draw_steps", root, options.get("rankdir", "LR"), options.pop("depth", None),
+                            options.pop("max_nodes", 300))
+    return _frames(layout, options)
+
+
+def _frames(layout: Layout, options: dict[str, Any]) -> Iterator[Drawing]:
+    steps = backward_steps(layout.root)
+    sizes = None
+    try:  # the final frame's node sizes hold the widest numbers: pin every frame to them
+        sizes = node_sizes(dot_source(layout, **options))
+    except GraphvizMissing:
+        pass
+    grads: dict[Value, float] = {layout.root: 1.0}
+    for step in steps:
+        for operand, _local, contribution in step.contributions:
+            grads[operand] = grads.get(operand, 0.0) + contribution
+        yield Drawing(dot_source(layout, highlight=step.node, grads=grads, sizes=sizes, **options))
+
+
+def save_steps(root: Value, directory: str | Path, *, prefix: str = "step", format: str = "png",  # noqa: A002
+               gif: bool = False, **options: Any) -> list[Path]:
+    """Write the backward stepper's frames as numbered files (``step_001.png``, ...).
+
+    With ``gif=True`` (and Pillow installed) also writes ``{prefix}.gif``, an animation of
+    the frames. Returns the paths written.
+    """
+    if gif and format == "png":
+        try:
+            from PIL import Image
+        except ImportError:
+            raise RuntimeError("gif=True needs Pillow: pip install pillow") from None
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, drawing in enumerate(draw_steps(root, **options), start=1):
+        paths.append(Path(drawing.render(directory / f"{prefix}_{k:03d}", format=format)))
+    if gif and format == "png" and paths:
+        images = [Image.open(p).convert("RGB") for p in paths]
+        width, height = max(i.width for i in images), max(i.height for i in images)
+        frames = []
+        for image in images:
+            canvas = Image.new("RGB", (width, height), "white")
+            canvas.paste(image, (0, 0))
+            frames.append(canvas)
+        target = directory / f"{prefix}.gif"
+        frames[0].save(target, save_all=True, append_images=frames[1:], duration=900, loop=0)
+        paths.append(target)
+    return paths
