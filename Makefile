@@ -17,9 +17,10 @@ lint: setup
 	$(VENV)/bin/ruff check autograd nn chainrule_cli tests bench
 	$(VENV)/bin/mypy
 
+# JupyterLab refuses to start as root without --allow-root (containers often run as root)
 notebooks:
 	@scripts/setup.sh notebooks
-	$(VENV)/bin/jupyter lab notebooks
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
 bench: setup
 	$(PY) bench/run.py

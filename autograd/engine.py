@@ -252,11 +252,9 @@ def record(op: Op, *operands: Value) -> Value:
     tags = _per_thread.modes.recording  # (modes(), inlined) None under no_grad or detect_anomaly
     if tags is None:
         return _record_in_mode(op, operands)
-    if len(operands) == 2:  # most operations: on Python 3.11 a comprehension costs a call
-        a, b = operands
-        data: Sequence[float] = (a.data, b.data)
-    else:
-        data = [v.data for v in operands]
+    n = len(operands)  # one or two operands, most often: a comprehension costs a call on 3.11
+    data: Sequence[float] = (operands[0].data,) if n == 1 else (operands[0].data, operands[1].data) if n == 2 \
+        else [v.data for v in operands]
     out = op.on_floats(*data)
     node = Value.__new__(Value)  # (what _node does, written out: this runs for every operation)
     node.data = out

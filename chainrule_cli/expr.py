@@ -24,6 +24,7 @@ BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: la
 FORMATS = ("png", "svg", "pdf", "dot", "html")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_LENGTH = 2000
+MAX_DEPTH = 200  # nesting levels: far beyond what anyone types, far below Python's recursion limit
 
 
 class ExpressionError(ValueError):
@@ -38,9 +39,22 @@ def parse(expression: str) -> ast.expr:
         tree = ast.parse(expression.strip(), mode="eval").body
     except SyntaxError as error:
         raise ExpressionError(f"not a valid expression: {error.msg}") from None
+    except (RecursionError, MemoryError):  # Python's own parser gives up on deep nesting
+        raise ExpressionError(f"expression nested too deeply (at most {MAX_DEPTH} levels)") from None
+    if _depth(tree) > MAX_DEPTH:  # checked before anything recursive (ast.unparse in messages) sees it
+        raise ExpressionError(f"expression nested too deeply (at most {MAX_DEPTH} levels)")
     for node in ast.walk(tree):
         _check(node)
     return tree
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _check(node: ast.AST) -> None:
@@ -88,8 +102,9 @@ def evaluate(tree: ast.expr, env: dict[str, Value]) -> Value:
             stack.extend((p, False) for p in parts)
             continue
         if isinstance(node, ast.Constant):
-            assert isinstance(node.value, (int, float))  # parse() refused every other constant
-            results[id(node)] = float(node.value)
+            # a Value from the start, so constant parts such as 1/0, 9**9**9 or (-8)**(1/3) follow
+            # the engine's IEEE rules (inf, inf, nan) instead of Python's (errors, complex numbers)
+            results[id(node)] = autograd.constant(_number(node.value))
         elif isinstance(node, ast.Name):
             if node.id not in env:
                 raise ExpressionError(f"variable {node.id!r} has no value; pass {node.id}=NUMBER")
@@ -102,10 +117,17 @@ def evaluate(tree: ast.expr, env: dict[str, Value]) -> Value:
         else:
             assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             arg = results[id(node.args[0])]
-            arg = arg if isinstance(arg, Value) else autograd.constant(arg)
             results[id(node)] = abs(arg) if node.func.id == "abs" else getattr(arg, node.func.id)()
-    out = results[id(tree)]
-    return out if isinstance(out, Value) else autograd.constant(out)
+    out: Value = results[id(tree)]
+    return out
+
+
+def _number(literal: Any) -> float:
+    assert isinstance(literal, (int, float)) and not isinstance(literal, bool)  # parse() refused the rest
+    try:
+        return float(literal)
+    except OverflowError:  # an integer literal beyond the float range rounds to inf, as in IEEE
+        return math.inf
 
 
 def parse_bindings(pairs: list[str]) -> dict[str, float]:
@@ -134,6 +156,8 @@ def run_graph_command(args: Any) -> int:
             if fmt not in FORMATS:
                 raise ExpressionError(f"unknown output format {output.suffix or '(none)'!r} for {output}; "
                                       f"use one of {', '.join('.' + f for f in FORMATS)}")
+            if output.is_dir():
+                raise ExpressionError(f"-o {output} is a directory; give a file name such as {output / ('graph.' + fmt)}")
         tree = parse(args.expression)
         env = parse_bindings(args.bindings)
         names = variables(tree)
@@ -152,14 +176,17 @@ def run_graph_command(args: Any) -> int:
     if not math.isfinite(out.data):
         print("note: the result is not finite")
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        try:  # everything is made in memory first, so a failure leaves no file or folder behind
             if fmt == "html":  # the interactive explorer: a page that steps through both passes
-                autograd.explore(out).save(output)
-            elif fmt == "dot":  # DOT text needs no Graphviz program
-                output.write_text(autograd.draw(out, rankdir=args.rankdir).source, encoding="utf-8")
+                page = autograd.explore(out)
+            else:  # DOT text needs no Graphviz program; the other formats are laid out from it
+                drawing = autograd.draw(out, rankdir=args.rankdir)
+                data = drawing.source.encode("utf-8") if fmt == "dot" else drawing.pipe(format=fmt)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            if fmt == "html":
+                page.save(output)
             else:
-                autograd.draw(out, rankdir=args.rankdir).render(output, format=fmt)
+                output.write_bytes(data)
         except (autograd.GraphvizMissing, autograd.GraphTooLarge, RuntimeError) as error:
             print(f"chainrule graph: {error}", file=sys.stderr)
             return 1

@@ -16,12 +16,22 @@ import autograd
 from autograd import Value
 
 
-def _check_number(value: Any, what: str, low: float = 0.0, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+def _check_number(value: Any, what: str, low: float = 0.0, low_open: bool = False, below: float | None = None) -> float:
+    """``value`` as a float, or a ValueError saying what ``what`` must be (checked at construction,
+    so a bad setting never becomes a nan weight or a ZeroDivisionError many steps later)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the float range, such as 10**400
+        number = math.inf
+    if not math.isfinite(number):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
-    if value < low or (low_open and value == low):
+    if number < low or (low_open and number == low):
         raise ValueError(f"{what} must be {'>' if low_open else '>='} {low}, got {value!r}")
-    return float(value)
+    if below is not None and number >= below:
+        raise ValueError(f"{what} must be below {below}, got {value!r}")
+    return number
 
 
 class Optimizer:
@@ -80,7 +90,20 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), with PyTorch's defaults and bias corrections."""
+    """Adam (Kingma & Ba), with PyTorch's defaults and bias corrections.
+
+    Settings are checked when the optimizer is made: ``lr`` and ``eps`` must be finite and
+    positive (unlike PyTorch, ``eps=0`` is refused: it turns a zero gradient into 0 / 0 = nan),
+    ``betas`` in [0, 1), ``weight_decay`` finite and >= 0.
+
+    >>> from autograd import Value
+    >>> from nn import optim
+    >>> w = Value(1.0)
+    >>> opt = optim.Adam([w], lr=0.1)
+    >>> (w * w).backward(); opt.step()
+    >>> round(w.data, 6)       # the first Adam step moves by lr, whatever the gradient's size
+    0.9
+    """
 
     def __init__(
         self,
@@ -94,10 +117,10 @@ class Adam(Optimizer):
         self.lr = _check_number(lr, "Adam lr", 0.0, low_open=True)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_number(betas[0], "Adam beta1"), _check_number(betas[1], "Adam beta2"))
-        if not all(b < 1 for b in self.betas):
-            raise ValueError(f"Adam betas must be below 1, got {betas!r}")
-        self.eps = _check_number(eps, "Adam eps")
+        self.betas = (_check_number(betas[0], "Adam beta1", below=1.0), _check_number(betas[1], "Adam beta2", below=1.0))
+        # eps = 0 is refused: a weight whose gradient has been 0 so far would get 0 / 0 (PyTorch
+        # silently makes it nan); any positive eps, however small, keeps the step finite
+        self.eps = _check_number(eps, "Adam eps", 0.0, low_open=True)
         self.weight_decay = _check_number(weight_decay, "Adam weight_decay")
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)

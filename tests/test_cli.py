@@ -51,10 +51,10 @@ def test_linear_activation_adds_no_activation_module(capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "--epochs", "0"], "--epochs: expected a positive whole number"),
+    (["train", "--epochs", "0"], "--epochs: expected a whole number from 1 to 100,000"),
     (["train", "--lr", "fast"], "--lr: expected a number"),
     (["train", "--data", "mnist"], "invalid choice: 'mnist'"),
-    (["train", "--hidden", "16,x"], "expected sizes like 16"),
+    (["train", "--hidden", "16,x"], "like 16 or 32,16"),
     (["train", "--test-size", "2"], "fraction between 0 and 1"),
     (["train", "--data", "digits", "--loss", "hinge"], "is for two classes"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
@@ -166,9 +166,10 @@ def test_unwritable_outputs_are_one_line_errors(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     code, out, err = run(["train", "--epochs", "1", "--no-progress", "--samples", "20", "--out", str(blocker)], capsys)
-    assert code == 1 and err.startswith("chainrule: cannot write") and len(err.strip().splitlines()) == 1, err
+    assert code == 2 and out == "", (out, err)  # refused before training
+    assert "is not a directory" in err and len(err.strip().splitlines()) == 1, err
     code, out, err = run(["graph", "x*2", "x=1", "-o", str(blocker / "g.dot")], capsys)
-    assert code == 1 and err.startswith("chainrule: cannot write") and len(err.strip().splitlines()) == 1, err
+    assert code == 1 and "cannot write" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_graph_creates_the_output_folder(tmp_path, capsys):

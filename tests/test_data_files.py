@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import statistics
@@ -84,7 +83,9 @@ def test_save_and_load_round_trip_bit_exact(tmp_path):
     ('{"format": "chainrule-model", "version": 1, "model": {"type": "Layer", "nin": 2, "nout": 1, "evil": 1}, '
      '"state": {}}', "cannot build Layer"),
     ('{"format": "chainrule-model", "version": 1, "model": {"type": "Layer", "nin": 1, "nout": 1}, '
-     '"state": {"neurons.0.w.0": 0.5}}', "do not fit the architecture.*missing 'neurons.0.b'"),
+     '"state": {"neurons.0.w.0": 0.5}}', "do not fit the architecture: it needs 2 weights and the file holds 1"),
+    ('{"format": "chainrule-model", "version": 1, "model": {"type": "Layer", "nin": 1, "nout": 1}, '
+     '"state": {"neurons.0.w.0": 0.5, "neurons.0.bias": 1, "x": 2}}', "do not fit the architecture.*unexpected"),
 ])
 def test_corrupt_or_mismatched_files_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -108,7 +109,7 @@ def test_a_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatc
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(json, "dump", explode)
+    monkeypatch.setattr(os, "fsync", explode)  # the temporary file exists and is half written
     with pytest.raises(OSError, match="disk full"):
         nn.save(_model(), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["model.json"]
@@ -122,3 +123,46 @@ def test_custom_modules_cannot_be_saved_whole(tmp_path):
     with pytest.raises(TypeError, match="save its state_dict"):
         nn.save(Mine(), tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
+
+
+# --- what the data functions refuse, quickly -------------------------------------------------
+
+@pytest.mark.parametrize("make", [nn.data.moons, nn.data.xor, nn.data.animals])
+@pytest.mark.parametrize("n", [10**400, 10**7, -(10**400), 1, True, 2.5, "100", None, float("nan")])
+def test_sample_counts_are_bounded_whole_numbers(make, n):
+    with pytest.raises(ValueError, match="n must be a whole number from"):
+        make(n=n)
+
+
+@pytest.mark.parametrize("make", [nn.data.moons, nn.data.xor, nn.data.animals])
+def test_numpy_integers_are_taken_where_ints_are(make):
+    np = pytest.importorskip("numpy")
+    assert make(n=np.int64(40), seed=np.int32(3)) == make(n=40, seed=3)
+
+
+@pytest.mark.parametrize("make", [nn.data.moons, nn.data.xor])
+@pytest.mark.parametrize("noise", [float("nan"), float("inf"), -0.1, True, "0.1"])
+def test_noise_must_be_a_finite_standard_deviation(make, noise):
+    with pytest.raises(ValueError, match="noise must be a number"):
+        make(n=10, noise=noise)
+
+
+@pytest.mark.parametrize("seed", [1.5, "0", None, True])
+def test_seeds_must_be_whole_numbers(seed):
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        nn.data.moons(n=10, seed=seed)
+
+
+def test_digits_scale_takes_only_a_bool():
+    with pytest.raises(TypeError, match="scale must be True or False"):
+        nn.data.digits(scale="no")
+
+
+def test_train_test_split_keeps_a_sample_on_each_side():
+    X_train, X_test, _, _ = nn.data.train_test_split([1, 2], [0, 1], test_size=0.9)
+    assert len(X_train) == 1 and len(X_test) == 1
+    for bad in (float("nan"), True):
+        with pytest.raises(ValueError, match="test_size"):
+            nn.data.train_test_split([1, 2], [0, 1], test_size=bad)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        nn.data.train_test_split([1], [0])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import numbers
 import random
 from collections.abc import Sequence
 from importlib import resources
@@ -18,16 +19,35 @@ from typing import Any
 ANIMAL_CLASSES = ("cat", "dog")
 
 
+MAX_SAMPLES = 1_000_000  # plain Python lists: more would take minutes and gigabytes, not a data set for this
+
+
 def _check_n(n: Any, least: int = 2) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < least:
-        raise ValueError(f"n must be a whole number of at least {least}, got {n!r}")
-    return n
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not least <= int(n) <= MAX_SAMPLES:
+        raise ValueError(f"n must be a whole number from {least} to {MAX_SAMPLES:,}, got {_short(n)}")
+    return int(n)
+
+
+def _check_noise(noise: Any) -> float:
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 1e6:  # type: ignore[operator]
+        raise ValueError(f"noise must be a number from 0 to 1e6 (a standard deviation), got {_short(noise)}")
+    return float(noise)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be a whole number, got {_short(seed)}")
+    return int(seed)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
 def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[list[list[float]], list[int]]:
     """Two interleaving half circles (as scikit-learn's ``make_moons``): labels 0 and 1."""
-    n = _check_n(n)
-    rng = random.Random(seed)
+    n, noise, rng = _check_n(n), _check_noise(noise), random.Random(_check_seed(seed))
     n_top = n // 2
     X, y = [], []
     for i in range(n):
@@ -42,8 +62,7 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[list[list[fl
 
 def xor(n: int = 200, noise: float = 0.3, seed: int = 0) -> tuple[list[list[float]], list[int]]:
     """Four clusters around (±1, ±1): label 1 where the signs differ (not linearly separable)."""
-    n = _check_n(n, 4)
-    rng = random.Random(seed)
+    n, noise, rng = _check_n(n, 4), _check_noise(noise), random.Random(_check_seed(seed))
     X, y = [], []
     for i in range(n):
         sx, sy = (1 if i % 2 else -1), (1 if (i // 2) % 2 else -1)
@@ -60,8 +79,7 @@ def animals(n: int = 200, seed: int = 0) -> tuple[list[list[float]], list[int]]:
     62 cm (±12), so a small dog can look like a large cat. ``ANIMAL_CLASSES`` names the labels.
     The hard-coded rule and the learned one in notebook 2 both work on this.
     """
-    n = _check_n(n)
-    rng = random.Random(seed)
+    n, rng = _check_n(n), random.Random(_check_seed(seed))
     X, y = [], []
     for i in range(n):
         dog = i % 2
@@ -80,6 +98,8 @@ def digits(scale: bool = True) -> tuple[list[list[float]], list[int]]:
     Pixels are 0–16 in the file; ``scale=True`` divides them by 16 (to 0–1). Labels are 0–9.
     The file ships with the package (see nn/data/README.md for its source and licence).
     """
+    if not isinstance(scale, bool):  # bool("no") is True: take only a real bool
+        raise TypeError(f"digits: scale must be True or False, got {_short(scale)}")
     raw = resources.files(__name__).joinpath("digits.csv.gz").read_bytes()
     X, y = [], []
     for line in gzip.decompress(raw).decode("ascii").split():
@@ -93,11 +113,13 @@ def train_test_split(X: Sequence[Any], y: Sequence[Any], test_size: float = 0.25
     """Shuffle with ``seed`` and split: ``X_train, X_test, y_train, y_test`` (as scikit-learn)."""
     if len(X) != len(y):
         raise ValueError(f"train_test_split: {len(X)} samples but {len(y)} labels")
-    if not 0 < test_size < 1:
-        raise ValueError(f"train_test_split: test_size must be between 0 and 1, got {test_size!r}")
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real) or not 0 < test_size < 1:
+        raise ValueError(f"train_test_split: test_size must be between 0 and 1, got {_short(test_size)}")
+    if len(X) < 2:
+        raise ValueError(f"train_test_split: needs at least 2 samples to split, got {len(X)}")
     order = list(range(len(X)))
-    random.Random(seed).shuffle(order)
-    n_test = max(1, round(len(X) * test_size))
+    random.Random(_check_seed(seed)).shuffle(order)
+    n_test = min(max(1, round(len(X) * test_size)), len(X) - 1)  # both parts keep at least one sample
     test, train = order[:n_test], order[n_test:]
     return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]
 

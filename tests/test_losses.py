@@ -1,0 +1,153 @@
+"""Losses at edge points: values and gradients against mpmath and PyTorch's documented clamping
+(always), and against PyTorch float64 itself (when installed); and what the losses refuse."""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import mpmath
+import pytest
+from conftest import needs_torch, torch
+
+import nn
+from autograd import Value, grad
+
+mpmath.mp.dps = 60
+
+
+def _ours(loss_fn, rows, targets):
+    """The loss value and the gradient of every output, row by row."""
+    values = [[Value(v) for v in row] for row in rows]
+    loss = loss_fn(values, targets)
+    flat = grad(loss, [v for row in values for v in row])
+    it = iter(flat)
+    return loss.data, [[next(it) for _ in row] for row in rows]
+
+
+# --- cross-entropy: mpmath's exact log-softmax -----------------------------------------------
+
+def _mp_cross_entropy(rows, targets):
+    """Mean of log Σ exp(s) − s_y and its gradient (softmax − one-hot) / n, with 60 digits."""
+    n = len(rows)
+    total, grads = mpmath.mpf(0), []
+    for row, y in zip(rows, targets):
+        s = [mpmath.mpf(v) for v in row]
+        z = mpmath.fsum(mpmath.exp(v) for v in s)
+        total += mpmath.log(z) - s[y]
+        grads.append([float((mpmath.exp(v) / z - (1 if j == y else 0)) / n) for j, v in enumerate(s)])
+    return float(total / n), grads
+
+
+CE_CASES = [
+    ([[30.0, 0.0]], [0]),              # confident and right: loss e^-30 ≈ 9.36e-14
+    ([[35.0, 0.0]], [0]),              # 6.3e-16: lost entirely by adding the max back and subtracting it
+    ([[0.0, -40.0, -45.0]], [0]),      # 4.2e-18
+    ([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0]], [1, 2]),
+    ([[0.3, -1.2, 2.0], [1.5, 0.5, -0.5]], [2, 0]),
+    ([[1e-10, 0.0], [5.0, 5.0, 5.0]], [1, 2]),  # near-ties and exact ties
+    ([[-30.0, 0.0]], [0]),             # confident and wrong
+]
+
+
+@pytest.mark.parametrize("rows, targets", CE_CASES)
+def test_cross_entropy_matches_mpmath_to_the_last_digits(rows, targets):
+    loss, grads = _ours(nn.CrossEntropyLoss(), rows, targets)
+    want, want_grads = _mp_cross_entropy(rows, targets)
+    assert math.isclose(loss, want, rel_tol=1e-13, abs_tol=0.0), (loss, want)
+    for row, wrow in zip(grads, want_grads):
+        for g, w in zip(row, wrow):
+            assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-15), (g, w)
+
+
+@needs_torch
+@pytest.mark.parametrize("rows, targets", CE_CASES)
+def test_cross_entropy_matches_pytorch(rows, targets):
+    loss, grads = _ours(nn.CrossEntropyLoss(), rows, targets)
+    tensors = [torch.tensor([row], requires_grad=True) for row in rows]  # rows may differ in width
+    tl = sum(torch.nn.functional.cross_entropy(t, torch.tensor([y])) for t, y in zip(tensors, targets)) / len(rows)
+    tl.backward()
+    # PyTorch forms 1 + tiny before its log (gap 35: 6.66e-16 where the exact value is 6.31e-16):
+    # within one rounding of 1 of it in value, and to the last digits in gradient
+    assert math.isclose(loss, tl.item(), rel_tol=1e-12, abs_tol=2.3e-16), (loss, tl.item())
+    for row, t in zip(grads, tensors):
+        for g, w in zip(row, t.grad[0].tolist()):
+            assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-15), (g, w)
+
+
+def test_cross_entropy_on_one_output_is_an_error_not_zero():
+    with pytest.raises(ValueError, match="needs one score per class"):
+        nn.CrossEntropyLoss()([[Value(3.0)], [Value(-1.0)]], [0, 0])
+    with pytest.raises(ValueError, match="needs one score per class"):
+        nn.CrossEntropyLoss()([Value(3.0)], [0])  # a one-output MLP returns a Value per sample
+
+
+def test_cross_entropy_accepts_numpy_class_indices():
+    np = pytest.importorskip("numpy")
+    loss = nn.CrossEntropyLoss()([[Value(1.0), Value(2.0)]], [np.int64(1)])
+    assert math.isclose(loss.data, math.log1p(math.exp(-1.0)), rel_tol=1e-15)
+
+
+# --- binary cross-entropy: PyTorch's documented clamping, written out -------------------------
+
+EPS32 = struct.unpack("f", struct.pack("f", 1e-12))[0]  # PyTorch's EPSILON in BCE's backward
+
+
+def _clamped_bce(p: float, y: float) -> tuple[float, float]:
+    """One sample's BCE value and d/dp as PyTorch documents them: logs clamped at -100, and the
+    backward's (p - y) / max(p (1 - p), EPSILON), written with mpmath's logs."""
+    def log(x):
+        return max(float(mpmath.log(mpmath.mpf(x))), -100.0) if x > 0 else -100.0
+    value = -(y * log(p) + (1 - y) * log(1 - p))
+    slope = float((mpmath.mpf(p) - y) / max(mpmath.mpf(p) * (1 - mpmath.mpf(p)), mpmath.mpf(EPS32)))
+    return value, slope
+
+
+BCE_POINTS = [(0.0, 1.0), (0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.5), (1.0, 0.3), (1e-20, 1.0),
+              (1e-20, 0.0), (1e-50, 1.0), (1e-13, 0.3), (1 - 1e-13, 1.0), (0.2, 0.0), (0.9, 1.0), (0.6, 0.25),
+              (1e-11, 1.0)]
+
+
+@pytest.mark.parametrize("p, y", BCE_POINTS)
+def test_bce_value_and_gradient_follow_pytorchs_clamping(p, y):
+    loss, grads = _ours(nn.BCELoss(), [[p], [0.5]], [y, 0.5])  # a second sample: the mean divides by 2
+    value, slope = _clamped_bce(p, y)
+    assert math.isclose(loss, (value + math.log(2)) / 2, rel_tol=1e-14), (loss, value)
+    assert math.isclose(grads[0][0], slope / 2, rel_tol=1e-12), (grads[0][0], slope / 2)
+
+
+@needs_torch
+@pytest.mark.parametrize("p, y", BCE_POINTS)
+def test_bce_matches_pytorch_at_edges(p, y):
+    loss, grads = _ours(nn.BCELoss(), [[p], [0.5]], [y, 0.5])
+    t = torch.tensor([p, 0.5], requires_grad=True)
+    tl = torch.nn.functional.binary_cross_entropy(t, torch.tensor([y, 0.5]))
+    tl.backward()
+    assert math.isclose(loss, tl.item(), rel_tol=1e-14)
+    assert math.isclose(grads[0][0], t.grad[0].item(), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("p", [math.nan, 1.5, -0.1, math.inf, -math.inf, 1.0000000000000002, -5e-324])
+def test_bce_refuses_what_is_not_a_probability(p):
+    with pytest.raises(ValueError, match="not a probability in \\[0, 1\\]"):
+        nn.BCELoss()([Value(p)], [1.0])
+
+
+@needs_torch
+def test_pytorch_refuses_the_same_probabilities():
+    for p in (math.nan, 1.5, -0.1):
+        with pytest.raises(RuntimeError, match="between 0 and 1"):
+            torch.nn.functional.binary_cross_entropy(torch.tensor([p]), torch.tensor([1.0]))
+
+
+def test_losses_take_a_single_value_per_sample():
+    outs = [Value(0.25), Value(0.75)]
+    assert math.isclose(nn.BCELoss()(outs, [0, 1]).data, -math.log(0.75), rel_tol=1e-15)
+    assert nn.MSELoss()(outs, [0.0, 1.0]).data == 0.0625
+    assert nn.HingeLoss()(outs, [1, -1]).data == (0.75 + 1.75) / 2
+
+
+@pytest.mark.parametrize("half", ["no", 0, 1, None, 1.0])
+def test_mse_half_takes_only_a_bool(half):
+    with pytest.raises(TypeError, match="half must be True or False"):
+        nn.MSELoss(half=half)
