@@ -9,6 +9,7 @@ Values, prints the gradients and draws the graph. Bad options exit with status 2
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import os
 import random
@@ -217,6 +218,7 @@ def train(args: argparse.Namespace) -> int:
                        for m in model)
     print(f"data: {args.data}, {len(X_train)} training and {len(X_test)} test samples, {n_classes} classes")
     print(f"network: {arrow} → {args.loss} loss; {args.optimizer} lr={lr}, {len(params)} weights")
+    untrained = copy.deepcopy(model)  # graph.png shows the start: large gradients, before they shrink
     started = time.perf_counter()
     try:
         history = nn.fit(model, X_train, [to_target(t) for t in y_train], loss_fn, optimizer, epochs=args.epochs,
@@ -235,7 +237,7 @@ def train(args: argparse.Namespace) -> int:
     print(f"trained {history.epochs} epochs in {seconds:.1f} s (stopped: {_STOPS[history.stopped]})")
     print(f"final loss {history.loss[-1]:.4f}; train accuracy {train_acc:.1%}; test accuracy {test_acc:.1%}")
     if args.out is not None:  # after an interruption too: the model holds the last finished step's weights
-        _write_outputs(args.out, model, history, X, y, loss_fn, to_target, class_names)
+        _write_outputs(args.out, model, untrained, history, X, y, loss_fn, to_target, class_names)
     return 0 if history.stopped != "interrupted" else 130
 
 
@@ -297,8 +299,8 @@ def _accuracy(model: Any, loss_fn: Any, X: Sequence, y: Sequence, to_target: Any
         return sum(bool(loss_fn.correct(model(x), to_target(t))) for x, t in zip(X, y)) / len(X)
 
 
-def _write_outputs(out: Path, model: Any, history: Any, X: list, y: list, loss_fn: Any, to_target: Any,
-                   class_names: list[str]) -> None:
+def _write_outputs(out: Path, model: Any, untrained: Any, history: Any, X: list, y: list, loss_fn: Any,
+                   to_target: Any, class_names: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     nn.save(model, out / "model.json")
     written = [out / "model.json"]
@@ -308,7 +310,7 @@ def _write_outputs(out: Path, model: Any, history: Any, X: list, y: list, loss_f
         plots.decision_boundary(model, X, y, out / "boundary.png", class_names=class_names)
         written.append(out / "boundary.png")
     try:
-        graph = plots.sample_graph(model, X[0], to_target(y[0]), loss_fn, out / "graph.png")
+        graph = plots.sample_graph(untrained, X[0], to_target(y[0]), loss_fn, out / "graph.png")
     except GraphvizMissing as error:  # the drawing is a nicety: the rest is written
         print(f"note: no graph.png: {error}")
         graph = None
