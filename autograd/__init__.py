@@ -9,12 +9,15 @@
 
 The modules, in the order to read them: ``ops`` (the table of operations: each forward pass
 and derivative, written once), ``modes`` (no_grad, detect_anomaly, naming scopes), ``engine``
-(``Value``, recording nodes, the chain rule), ``check`` (gradcheck), ``drawing``.
-``from autograd import *`` brings the names below, without ``sum``, so that Python's own
-``sum`` is not replaced (use ``autograd.sum``).
+(``Value``, recording nodes, the chain rule), ``check`` (gradcheck), ``drawing``, ``compiled``
+(compile mode: a traced graph replayed with NumPy). ``from autograd import *`` brings the
+names below, without ``sum`` and ``compile``, so that Python's own are not replaced (use
+``autograd.sum``, ``autograd.compile``).
 """
 
 from .check import GradcheckError, gradcheck
+from .compiled import CompileError
+from .compiled import compile as compile  # not in __all__: it would shadow Python's compile
 from .drawing import GraphTooLarge, GraphvizMissing, draw, draw_steps, explore, save_steps
 from .engine import (
     Parameter,
@@ -37,7 +40,7 @@ __all__ = [
     "Value", "Parameter", "constant", "dot", "dot_unchecked", "grad", "backward_steps", "Step",
     "topological_order", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "scope", "Scope", "current_scope", "gc_paused", "gradcheck", "GradcheckError",
-    "draw", "draw_steps", "save_steps", "explore", "GraphTooLarge", "GraphvizMissing",
+    "draw", "draw_steps", "save_steps", "explore", "GraphTooLarge", "GraphvizMissing", "CompileError",
 ]
 
 __version__ = "0.1.0"

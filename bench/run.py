@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import autograd  # noqa: E402
+import bench.compiled as compiled_rows  # noqa: E402  (first: it pins NumPy's BLAS to one thread before NumPy loads)
 import nn  # noqa: E402
 from autograd import Value  # noqa: E402
 from nn import optim  # noqa: E402
@@ -348,6 +349,7 @@ def main() -> None:
         add("1. micrograd demo step", "-", "micrograd not installed", "-")
 
     _import_torch()  # after workload 1, whose collections should traverse only this small process
+    compiled_rows.rows(rounds, alternate, add, torch, chainrule_demo_step)
     n = 2_000 if args.quick else 20_000
     if mg_nn is not None:
         a, b, r = alternate(chain(Value, 600), chain(MgValue, 600), rounds * 3)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import nn
-from autograd import GraphTooLarge, GraphvizMissing, no_grad
+from autograd import CompileError, GraphTooLarge, GraphvizMissing, no_grad
 from nn import optim, plots
 
 from .expr import ExpressionError, run_graph_command
@@ -146,6 +146,8 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--seed", type=_bounded(-(2**63), 2**63 - 1), default=0, help="seed for data, weights and shuffling (default: 0)")
     p.add_argument("--out", type=Path, default=None, help="directory for model.json and the PNG pictures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--compile", action="store_true",
+                   help="replay each training step with NumPy (autograd.compile): same losses, much faster")
 
 
 def _graph_parser(sub: Any) -> None:
@@ -220,7 +222,8 @@ def train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         history = nn.fit(model, X_train, [to_target(t) for t in y_train], loss_fn, optimizer, epochs=args.epochs,
-                         batch_size=args.batch_size, tol=args.tol, seed=args.seed, progress=not args.no_progress)
+                         batch_size=args.batch_size, tol=args.tol, seed=args.seed, progress=not args.no_progress,
+                         compile=args.compile)
     except ValueError as error:  # e.g. weights blown up to inf/nan give BCELoss no probabilities
         raise TrainingFailed(f"chainrule train: training stopped: {error}; "
                              "if the weights diverged, try a smaller --lr") from None
@@ -329,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ExpressionError) as error:
         print(error, file=sys.stderr)
         return 2
+    except CompileError as error:  # --compile on a model or loss whose graph depends on the data
+        print(f"chainrule train --compile: {error}", file=sys.stderr)
+        return 1
     except OSError as error:  # an output path that cannot be written: one line, no traceback
         where = f" {error.filename}" if error.filename else ""
         print(f"chainrule: cannot write{where}: {error.strerror or error}", file=sys.stderr)

@@ -1,0 +1,133 @@
+"""Compile-mode workloads for ``bench/run.py``: micrograd's demo step replayed with NumPy
+(``autograd.compile``, batch axis) against the same step eager and in PyTorch float32.
+
+Both NumPy's BLAS and PyTorch run on one thread, for a fair pair: the variables below are set
+when this module is imported, which ``bench/run.py`` does before anything imports NumPy.
+
+    python bench/compiled.py [--rounds N]     # these rows alone
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import autograd  # noqa: E402
+import nn  # noqa: E402
+
+
+def demo_data() -> tuple[list[list[float]], list[float]]:
+    X, y = nn.data.moons(n=100, noise=0.1, seed=1)
+    return X, [2.0 * t - 1.0 for t in y]
+
+
+def _demo_model() -> tuple[nn.MLP, list]:
+    random.seed(1337)
+    model = nn.MLP(2, [16, 16, 1])
+    return model, model.parameters()
+
+
+def compiled_demo_step() -> tuple[Callable[[], float], float]:
+    """The same step compiled with a batch axis: the parameters live in one array meanwhile.
+    Returns the step and the seconds its first call took (trace, program, one replay)."""
+    import numpy as np
+
+    X, y = demo_data()
+    model, params = _demo_model()
+    compiled = autograd.compile(lambda x, t: (1 - t * model(x)).relu(), params, batch=True,
+                                penalty=lambda: 1e-4 * autograd.sum([p * p for p in params]))
+    Xa, ya = np.array(X), np.array(y)
+    theta = np.array([p.data for p in params])
+
+    def step() -> float:
+        nonlocal theta
+        value, grads, _ = compiled.evaluate((Xa, ya), theta)
+        theta -= 0.01 * grads
+        return float(value)
+
+    start = time.perf_counter()
+    step()
+    return step, time.perf_counter() - start
+
+
+def torch_demo_step(torch: Any) -> Callable[[], float]:
+    """The same step in PyTorch float32 on one thread."""
+    torch.set_num_threads(1)
+    X, y = demo_data()
+    torch.manual_seed(1337)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
+                                torch.nn.Linear(16, 1))
+    tX, ty = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    params = list(model.parameters())
+
+    def step() -> float:
+        scores = model(tX).squeeze(1)
+        loss = torch.relu(1 - ty * scores).mean() + 1e-4 * sum((p * p).sum() for p in params)
+        model.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= 0.01 * p.grad
+        return loss.item()
+
+    return step
+
+
+REPEAT = 20
+
+
+def _repeated(step: Callable[[], float]) -> Callable[[], float]:
+    def run() -> float:
+        for _ in range(REPEAT):
+            value = step()
+        return value
+
+    return run
+
+
+def rows(rounds: int, alternate: Callable, add: Callable, torch: Any, eager_demo_step: Callable) -> None:
+    """Add the compile-mode rows to bench/run.py's table (``alternate``, ``add`` and the eager
+    step of workload 1 are run.py's)."""
+    try:
+        compiled, seconds = compiled_demo_step()
+    except ModuleNotFoundError as error:  # NumPy missing: the rows say so
+        add("1c. micrograd demo step, compiled", "-", str(error).split(":")[0], "-")
+        return
+    a, b, r = alternate(compiled, eager_demo_step(), rounds * 3)
+    add("1c. micrograd demo step, `autograd.compile` (batch axis)", f"{a * 1e3:.2f} ms",
+        f"eager chainrule {b * 1e3:.1f} ms", f"{r:.0f}× faster")
+    if torch is not None:  # steps of about a millisecond: each timing runs REPEAT of them
+        a, b, r = alternate(_repeated(compiled), _repeated(torch_demo_step(torch)), rounds * 3)
+        add("1d. the same compiled step", f"{a / REPEAT * 1e3:.2f} ms", f"PyTorch float32 {b / REPEAT * 1e3:.2f} ms",
+            f"{r:.2f}× faster" if r >= 1 else f"{1 / r:.2f}× slower")
+    else:
+        add("1d. the same compiled step vs PyTorch", "-", "PyTorch not installed", "-")
+    add("1e. compile time: one sample's graph (trace + program + first replay)", f"{seconds * 1e3:.0f} ms", "-", "-")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import alternate as _alternate  # type: ignore[import-not-found]
+    from run import chainrule_demo_step as _eager
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    options = parser.parse_args()
+    try:
+        import torch as _torch
+    except ImportError:
+        _torch = None
+    rows(options.rounds, _alternate, lambda *row: print(" | ".join(row), flush=True), _torch, _eager)

@@ -1,0 +1,400 @@
+"""Compile mode (autograd.compile): replayed NumPy programs give eager's numbers.
+
+The oracle is eager mode itself (``backward()`` on the same graph), which tests/test_ops.py
+and tests/test_engine.py check against finite differences, mpmath and PyTorch float64. The
+comparison is within 1e-12 × the largest magnitude among the eager numbers of a case (the
+summation order of a replay may differ), with the same nan and inf pattern everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd
+import nn
+from autograd import CompileError, Parameter, Value, detect_anomaly, no_grad
+from autograd.ops import TABLE
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # compile mode prints no NumPy warnings
+
+INF, NAN = math.inf, math.nan
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, INF, -INF, NAN, 1e308, -1e308, 1e-310]
+UPSTREAM = [1.0, -2.0, INF, NAN]  # the gradient arriving at the operation: inf and nan test masked zeros
+
+
+def same(compiled: float, eager: float, scale: float) -> bool:
+    if math.isnan(eager) or math.isnan(compiled):
+        return math.isnan(eager) and math.isnan(compiled)
+    if math.isinf(eager) or math.isinf(compiled):
+        return compiled == eager
+    return abs(compiled - eager) <= 1e-12 * max(scale, abs(eager), abs(compiled))
+
+
+def assert_same(result: autograd.compiled.Result, value: float, grads: list[float], scale: float, where: str) -> None:
+    """Same nan/inf pattern, finite numbers within 1e-12 × ``scale`` (see ``eager``)."""
+    scale = max([abs(x) for x in [value, *grads, scale] if math.isfinite(x)], default=0.0)
+    assert same(result.value, value, scale), f"{where}: value {result.value!r}, eager {value!r}"
+    for i, (c, e) in enumerate(zip(result.grads, grads)):
+        assert same(c, e, scale), f"{where}: gradient {i} is {c!r}, eager {e!r}"
+
+
+def eager(fn, params, *args):
+    """The oracle, eagerly: the value, the parameters' gradients and the largest contribution
+    (local derivative × gradient) of the backward pass. A replay may add the contributions to a
+    gradient in another order; where large ones cancel (x/x at tiny x adds 1/x − 1/x), the
+    rounding is relative to them, not to the (smaller) result."""
+    for p in params:
+        p.grad = 0.0
+    out = fn(*args)
+    out.backward()
+    contributions = [abs(c) for step in autograd.backward_steps(out) for _, _, c in step.contributions]
+    largest = max([c for c in contributions if math.isfinite(c)], default=0.0)
+    return out.data, [p.grad for p in params], largest
+
+
+# One case per table entry: operands -> the operation's node. Every case runs at every
+# combination of EDGES for its operands, times each UPSTREAM gradient.
+CASES = {
+    "add": (2, lambda a, b: a + b),
+    "sub": (2, lambda a, b: a - b),
+    "mul": (2, lambda a, b: a * b),
+    "div": (2, lambda a, b: a / b),
+    "pow": (2, lambda a, b: a ** b),
+    "neg": (1, lambda a: -a),
+    "abs": (1, lambda a: abs(a)),
+    "exp": (1, lambda a: a.exp()),
+    "log": (1, lambda a: a.log()),
+    "log1p": (1, lambda a: a.log1p()),
+    "sqrt": (1, lambda a: a.sqrt()),
+    "tanh": (1, lambda a: a.tanh()),
+    "sigmoid": (1, lambda a: a.sigmoid()),
+    "relu": (1, lambda a: a.relu()),
+    "sum": (2, lambda a, b: autograd.sum([a, b, a])),  # a operand twice: its gradient adds up
+    "dot": (2, lambda a, b: autograd.dot([a, b], [b, 2.0], bias=a)),
+}
+EXPONENTS = [2.0, 3.0, -1.0, -2.0, 0.5, -0.5, 0.0, 1.0, 1.5, -3.0, 1e308, INF, NAN]  # pow_const's cases
+
+
+def test_every_table_entry_has_a_case():
+    assert set(TABLE) == set(CASES) | {"pow_const"}
+
+
+def _check_op(name, arity, build, points):
+    operands = [Parameter(0.0) for _ in range(arity)]
+    upstream = Parameter(1.0)
+    params = [*operands, upstream]
+    fn = lambda: build(*operands) * upstream  # noqa: E731
+    step = autograd.compile(fn, params, check_every=0)
+    for point in points:
+        for p, x in zip(params, point):
+            p.data = x
+        assert_same(step(), *eager(fn, params), f"{name} at {point}")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_operation_matches_eager_at_ordinary_and_edge_points(name):
+    arity, build = CASES[name]
+    grid = [[]]
+    for _ in range(arity):
+        grid = [g + [x] for g in grid for x in EDGES]
+    _check_op(name, arity, build, [g + [s] for g in grid for s in UPSTREAM])
+
+
+@pytest.mark.parametrize("exponent", EXPONENTS)
+def test_power_by_a_number_matches_eager_at_edge_points_with_torch_special_forms(exponent):
+    _check_op(f"** {exponent}", 1, lambda a: a ** exponent, [[x, s] for x in EDGES for s in UPSTREAM])
+
+
+def test_masked_zeros_stay_zero_times_an_infinite_gradient():
+    x, s = Parameter(-1.0), Parameter(INF)
+    step = autograd.compile(lambda: x.relu() * s + (x ** 0) * s, [x, s])
+    result = step()
+    assert math.isnan(result.value) and result.grads[0] == 0.0  # relu'(-1) and d(x**0)/dx are 0 even times inf (as PyTorch)
+
+
+# --- random graphs with shared subexpressions ---------------------------------------------
+
+UNARY = ["neg", "abs", "exp", "log", "log1p", "sqrt", "tanh", "sigmoid", "relu"]
+BINARY_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+              "/": lambda a, b: a / b, "**": lambda a, b: a ** b}
+BINARY = [*BINARY_OPS, "**c"]
+
+
+def _build(program, leaves):
+    nodes = list(leaves)
+    for kind, op, i, j, c in program:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]  # operands picked among earlier nodes: shared
+        if kind == "unary":
+            out = -a if op == "neg" else abs(a) if op == "abs" else getattr(a, op)()
+        elif kind == "binary":
+            out = a ** c if op == "**c" else BINARY_OPS[op](a, b)
+        elif kind == "sum":
+            out = autograd.sum([a, b, nodes[-1], c])
+        else:
+            out = autograd.dot([a, nodes[-1]], [b, c], bias=a)
+        nodes.append(out)
+    return autograd.sum(nodes[len(leaves):])
+
+
+small = st.floats(-3, 3, allow_nan=False)
+instruction = st.one_of(
+    st.tuples(st.just("unary"), st.sampled_from(UNARY), st.integers(0, 99), st.integers(0, 99), small),
+    st.tuples(st.just("binary"), st.sampled_from(BINARY), st.integers(0, 99), st.integers(0, 99),
+              st.sampled_from([2.0, 3.0, -1.0, 0.5, 1.5, 0.0])),
+    st.tuples(st.sampled_from(["sum", "dot"]), st.just(""), st.integers(0, 99), st.integers(0, 99), small),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(instruction, min_size=1, max_size=12), st.lists(small, min_size=3, max_size=3),
+       st.lists(st.lists(small, min_size=2, max_size=2), min_size=1, max_size=4))
+def test_random_graphs_with_shared_subexpressions_match_eager(program, weights, samples):
+    params = [Parameter(w) for w in weights]
+    whole = autograd.compile(lambda xs: autograd.sum([_build(program, [*params, *x]) for x in xs]), params)
+    fn = lambda xs: autograd.sum([_build(program, [*params, *(Value(v) for v in x)]) for x in xs])  # noqa: E731
+    assert_same(whole(samples), *eager(fn, params, samples), "whole graph")
+    assert_same(whole(samples), *eager(fn, params, samples), "whole graph, replayed")
+    per_sample = autograd.compile(lambda x: _build(program, [*params, *x]), params, batch=True)
+    mean = lambda: fn(samples) / len(samples)  # noqa: E731
+    assert_same(per_sample(samples), *eager(mean, params), "batch")
+    assert_same(per_sample(samples), *eager(mean, params), "batch, replayed")
+
+
+# --- the batch axis ------------------------------------------------------------------------
+
+def _moons_model():
+    X, y = nn.data.moons(n=40, noise=0.1, seed=1)
+    y = [2 * t - 1 for t in y]
+    random.seed(1337)
+    model = nn.MLP(2, [16, 16, 1])
+    return model, model.parameters(), X, y
+
+
+def test_batch_replay_of_micrograds_demo_loss_matches_eager_for_any_batch_size_without_retracing():
+    model, params, X, y = _moons_model()
+    l2 = lambda: 1e-4 * autograd.sum([p * p for p in params])  # noqa: E731
+    step = autograd.compile(lambda x, t: (1 - t * model(x)).relu(), params, batch=True, penalty=l2)
+    for n in (40, 7, 1):
+        Xb, yb = X[:n], y[:n]
+        def loss(Xb=Xb, yb=yb, n=n):
+            return autograd.sum([(1 - t * model(x)).relu() for x, t in zip(Xb, yb)]) / n + l2()
+
+        assert_same(step(Xb, yb), *eager(loss, params), f"batch of {n}")
+    assert len(step.programs) == 1  # one sample's program served every batch size
+    assert any(g.matmul is not None for g in step.programs[(2, 1)].groups)  # the layers became matrix products
+
+
+def test_a_result_that_is_a_parameter_or_an_input_itself():
+    w = Parameter(1.5)
+    assert autograd.compile(lambda x: w, [w], batch=True)([1.0, 2.0]) == (1.5, [1.0], None)
+    assert autograd.compile(lambda x: x, [w])(4.0) == (4.0, [0.0], None)
+
+
+def test_a_layer_whose_inputs_are_parameters_in_batch_mode():
+    ws, xs = [Parameter(0.5), Parameter(-1.0)], [Parameter(2.0), Parameter(3.0)]
+    step = autograd.compile(lambda x: autograd.dot(ws, xs) * x, ws + xs, batch=True)  # a matrix product over parameters
+    expected = eager(lambda: autograd.sum([autograd.dot(ws, xs) * x for x in (1.0, 4.0)]) / 2, ws + xs)
+    assert_same(step([1.0, 4.0]), *expected, "dot of parameters")
+
+
+def test_parameters_are_read_at_each_call():
+    model, params, X, y = _moons_model()
+    step = autograd.compile(lambda x, t: (1 - t * model(x)).relu(), params, batch=True)
+    step(X, y)
+    for p in params:
+        p.data *= 0.5
+    loss = lambda: autograd.sum([(1 - t * model(x)).relu() for x, t in zip(X, y)]) / len(X)  # noqa: E731
+    assert_same(step(X, y), *eager(loss, params), "after the parameters changed")
+
+
+def test_whole_graph_mode_keeps_one_program_per_shape():
+    w = Parameter(0.5)
+    step = autograd.compile(lambda xs: autograd.sum([(w * x).tanh() for x in xs]), [w])
+    for xs in ([1.0, 2.0], [3.0], [0.1, 0.2], [4.0]):
+        assert_same(step(xs), *eager(lambda xs: autograd.sum([(w * x).tanh() for x in xs]), [w], xs), f"{xs}")
+    assert len(step.programs) == 2
+
+
+# --- guards and errors ---------------------------------------------------------------------
+
+def test_the_guard_catches_a_branch_on_the_data():
+    w = Parameter(1.0)
+
+    def fn(x):
+        return (w * x).tanh() if x.data > 0 else w * x * x
+
+    step = autograd.compile(fn, [w])
+    step(2.0)
+    with pytest.raises(CompileError, match="depends on the data"):
+        step(-2.0)
+
+
+def test_the_guard_catches_a_number_read_from_the_data():
+    w = Parameter(1.0)
+    step = autograd.compile(lambda x: w * x - x.data, [w])  # a constant that is really the input
+    step(2.0)
+    with pytest.raises(CompileError, match="depends on the data"):
+        step(3.0)
+
+
+def test_the_guard_catches_a_branch_on_one_sample_in_batch_mode():
+    w = Parameter(1.0)
+    step = autograd.compile(lambda x: (w * x).relu() if x.data > 0 else w * 0.0, [w], batch=True)
+    with pytest.raises(CompileError, match="depends on the data"):
+        step([1.0, -1.0])  # traced on the first sample, checked on the second
+    step2 = autograd.compile(lambda x: (w * x).relu() if x.data > 0 else w * 0.0, [w], batch=True)
+    step2([1.0] * 20)  # every sample positive: the same graph
+    with pytest.raises(CompileError, match="depends on the data"):
+        step2([1.0, -1.0] * 10)  # the second call checks 8 samples: some go the other way
+
+
+def test_the_guard_checks_every_nth_call():
+    w, flip = Parameter(1.0), [False]
+    step = autograd.compile(lambda x: w * x if not flip[0] else w + x, [w], check_every=5)
+    for _ in range(4):
+        step(1.0)
+    flip[0] = True
+    with pytest.raises(CompileError):
+        step(1.0)  # the fifth call is checked
+
+
+def test_unsupported_modes_raise_one_clear_error_pointing_to_eager():
+    w = Parameter(1.0)
+    step = autograd.compile(lambda x: w * x, [w])
+    with pytest.raises(CompileError, match="create_graph.*eagerly"):
+        step(1.0, create_graph=True)
+    with detect_anomaly(), pytest.raises(CompileError, match="detect_anomaly.*eagerly"):
+        step(1.0)
+    with no_grad(), pytest.raises(CompileError, match="no_grad"):
+        step(1.0)
+
+
+def test_bad_uses_give_clear_errors():
+    w, other = Parameter(1.0), Parameter(2.0)
+    with pytest.raises(CompileError, match="not among the 1 parameters"):
+        autograd.compile(lambda x: w * other * x, [w])(1.0)
+    with pytest.raises(TypeError, match="must return one Value"):
+        autograd.compile(lambda x: 3.0, [w])(1.0)
+    with pytest.raises(TypeError, match="plain numbers"):
+        autograd.compile(lambda x: w * x, [w])(Value(1.0))
+    with pytest.raises(TypeError, match="list of Values"):
+        autograd.compile(lambda x: w * x, w)
+    with pytest.raises(TypeError, match="batch=True"):
+        autograd.compile(lambda x: w * x, [w], penalty=lambda: w * w)
+
+
+def test_without_numpy_the_engine_imports_and_compile_says_how_to_install_it():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["numpy"] = None  # makes `import numpy` fail, as if it were not installed
+        import autograd
+        from autograd import Value
+        x = Value(2.0); (x * x).backward(); assert x.grad == 4.0
+        try:
+            autograd.compile(lambda v: v * v, [])
+        except ModuleNotFoundError as error:
+            print(error)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install numpy" in out and "chainrule[compile]" in out
+
+
+# --- fit(compile=True) -----------------------------------------------------------------------
+
+def _fit_both(make, loss_fn, optimizer, **options):
+    """fit eagerly and compiled from the same initial weights; the two histories and models."""
+    runs = []
+    for compiled in (False, True):
+        model, X, y = make()
+        history = nn.fit(model, X, y, loss_fn, optimizer(model.parameters()), progress=False, compile=compiled,
+                         **options)
+        runs.append((history, model))
+    return runs
+
+
+def _moons():
+    X, y = nn.data.moons(n=60, noise=0.1, seed=2)
+    random.seed(5)
+    return nn.MLP(2, [8, 8, 1]), X, [2 * t - 1 for t in y]
+
+
+def _xor():
+    X, y = nn.data.xor(n=40, seed=1)
+    random.seed(6)
+    return nn.MLP(2, [6, 1], activation="tanh"), X, y
+
+
+@pytest.mark.parametrize("case", ["moons-hinge-sgd-momentum", "xor-mse-adam"])
+def test_fit_compiled_gives_eagers_history_and_weights(case):
+    if case.startswith("moons"):
+        runs = _fit_both(_moons, nn.HingeLoss(), lambda ps: nn.optim.SGD(ps, lr=0.05, momentum=0.9),
+                         epochs=20, batch_size=16)
+    else:
+        runs = _fit_both(_xor, nn.MSELoss(), lambda ps: nn.optim.Adam(ps, lr=0.02), epochs=20, batch_size=8)
+    (eager_history, eager_model), (history, model) = runs
+    assert history.stopped == eager_history.stopped == "epochs"
+    for a, b in zip(history.loss, eager_history.loss):
+        assert abs(a - b) <= 1e-9 * abs(b)
+    assert history.accuracy == eager_history.accuracy or case.startswith("xor")  # MSE has no accuracy: both None
+    for p, q in zip(model.parameters(), eager_model.parameters()):  # .data synced when fit returned
+        assert abs(p.data - q.data) <= 1e-9 * max(1.0, abs(q.data))
+        assert abs(p.grad - q.grad) <= 1e-9 * max(1.0, abs(q.grad))
+    assert history.loss[-1] < history.loss[0]
+
+
+class _InterruptAt(nn.optim.SGD):
+    """SGD that is interrupted (as by Ctrl-C) when step ``at`` begins."""
+
+    def __init__(self, params, at):
+        super().__init__(params, lr=0.05)
+        self.at = at
+
+    def update(self, i, data, grad):
+        if self.steps == self.at and i == 0:
+            raise KeyboardInterrupt
+        return super().update(i, data, grad)
+
+
+def test_fit_compiled_interrupted_leaves_the_weights_of_the_last_finished_step():
+    (eager_history, eager_model), (history, model) = _fit_both(
+        _moons, nn.HingeLoss(), lambda ps: _InterruptAt(ps, at=7), epochs=5, batch_size=16)
+    assert history.stopped == eager_history.stopped == "interrupted"
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        assert abs(p.data - q.data) <= 1e-9 * max(1.0, abs(q.data)) and p.grad == q.grad == 0.0
+
+
+def test_fit_compiled_with_a_data_dependent_model_raises_a_clear_error():
+    class Branchy(nn.Module):
+        def __init__(self):
+            self.w = Parameter(0.5)
+
+        def forward(self, x):
+            return self.w * x[0] if x[0].data > 0 else self.w * x[1]
+
+    X, y = [[1.0, 2.0], [-1.0, 3.0], [2.0, 1.0], [-2.0, 0.5]], [1, 1, 1, 1]
+    model = Branchy()
+    with pytest.raises(CompileError, match="depends on the data"):
+        nn.fit(model, X, y, nn.HingeLoss(), nn.optim.SGD(model.parameters(), lr=0.1), epochs=3, progress=False,
+               compile=True)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "mse"])
+def test_chainrule_train_compile_prints_the_same_results_as_eager(loss, capsys):
+    from chainrule_cli.main import main
+
+    lines = []
+    for extra in ([], ["--compile"]):
+        code = main(["train", "--data", "xor", "--loss", loss, "--epochs", "5", "--samples", "60", "--no-progress",
+                     *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        lines.append([line for line in out.splitlines() if line.startswith("final loss")])
+    assert lines[0] == lines[1] and lines[0]
