@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from .text import CharTokenizer, names, names_split
+
 ANIMAL_CLASSES = ("cat", "dog")
 
 
