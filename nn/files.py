@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import layers
+from . import gpt, layers
 from .module import Module
 
 FORMAT = "chainrule-model"
@@ -24,7 +24,8 @@ VERSION = 1
 # the classes a file may name: nothing else is ever built from a file
 MODULES: dict[str, type[Module]] = {
     cls.__name__: cls
-    for cls in (layers.Neuron, layers.Layer, layers.Sigmoid, layers.Tanh, layers.ReLU, layers.Sequential, layers.MLP)
+    for cls in (layers.Neuron, layers.Layer, layers.Sigmoid, layers.Tanh, layers.ReLU, layers.Sequential, layers.MLP,
+                gpt.Embedding, gpt.RMSNorm, gpt.AttentionHead, gpt.CausalSelfAttention, gpt.Block, gpt.GPT)
 }
 
 
