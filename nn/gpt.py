@@ -81,7 +81,7 @@ class Embedding(Module):
     def forward(self, index: Any) -> list[Value]:
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"Embedding: expected a whole-number index, got {type(index).__name__}")
-        if not 0 <= index < self.num:
+        if not 0 <= int(index) < self.num:
             raise IndexError(f"Embedding: index {index} is outside the table (0 to {self.num - 1})")
         return list(self.weight[int(index)])
 
@@ -270,7 +270,7 @@ class GPT(Module):
             raise ValueError(f"GPT: {len(tokens)} tokens, but the model sees at most block_size={self.block_size}; "
                              f"pass the last {self.block_size}")
         for t in tokens:
-            if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= t < self.vocab_size:
+            if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= int(t) < self.vocab_size:
                 raise ValueError(f"GPT: {t!r} is not a token id (0 to {self.vocab_size - 1})")
         return [int(t) for t in tokens]
 

@@ -118,7 +118,7 @@ def from_torch(module: Any) -> Module:
 
 # --- structure: chainrule -> PyTorch --------------------------------------------------------
 
-def _twin(m: Module, where: str) -> Any:
+def _twin(m: Any, where: str) -> Any:
     """An empty PyTorch module shaped like ``m`` (weights are copied afterwards)."""
     torch = _torch()
     from . import torch_modules as tm
@@ -208,7 +208,7 @@ def _from_twin(t: Any, where: str) -> Module:
 
 # --- weights: which Parameters are which tensor ---------------------------------------------
 
-def _pairs(m: Module, t: Any, where: str) -> Iterator[tuple[Any, Any, str]]:
+def _pairs(m: Any, t: Any, where: str) -> Iterator[tuple[Any, Any, str]]:
     """``(Parameters as a (nested) list, the tensor holding them, where)`` for every weight of
     ``m`` and its twin ``t``, walking both structures side by side."""
     torch = _torch()

@@ -19,16 +19,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+torch: Any
+_Module: Any
 try:
-    import torch
+    import torch as _torch
 
-    _Module: Any = torch.nn.Module
+    torch, _Module = _torch, _torch.nn.Module
 except ImportError:  # nn.to_torch says how to install it before anything here is built
-    torch = None
-    _Module = object
+    torch, _Module = None, object
 
 
-class AttentionHead(_Module):  # type: ignore[misc,valid-type]
+class AttentionHead(_Module):
     """One causal attention head: ``softmax(q kᵀ / √head_size, masked to s ≤ t) v``."""
 
     def __init__(self, n_embd: int, head_size: int):
@@ -50,7 +51,7 @@ class AttentionHead(_Module):  # type: ignore[misc,valid-type]
         return self.weights(x) @ self.value(x)
 
 
-class CausalSelfAttention(_Module):  # type: ignore[misc,valid-type]
+class CausalSelfAttention(_Module):
     """``n_head`` heads side by side, joined and mixed by ``proj``."""
 
     def __init__(self, n_embd: int, n_head: int):
@@ -63,7 +64,7 @@ class CausalSelfAttention(_Module):  # type: ignore[misc,valid-type]
         return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))
 
 
-class Block(_Module):  # type: ignore[misc,valid-type]
+class Block(_Module):
     """``x + attention(norm1(x))``, then ``x + mlp(norm2(x))``."""
 
     def __init__(self, n_embd: int, n_head: int, eps: float = 1e-5):
@@ -80,7 +81,7 @@ class Block(_Module):  # type: ignore[misc,valid-type]
         return x + self.mlp(self.norm2(x))
 
 
-class GPT(_Module):  # type: ignore[misc,valid-type]
+class GPT(_Module):
     """Token ids ``(..., T)`` → next-token scores ``(..., T, vocab_size)``, as ``nn.GPT``."""
 
     def __init__(self, vocab_size: int = 27, block_size: int = 16, n_embd: int = 16, n_head: int = 4,

@@ -12,7 +12,7 @@ from conftest import central_difference, needs_torch, same, torch
 
 import autograd
 import nn
-from autograd import Value, no_grad
+from autograd import no_grad
 from nn import data, optim
 
 # SHA-256 of the source list (names.txt, one name per line, no final newline): see nn/data/README.md
@@ -24,8 +24,11 @@ def tiny_gpt(seed=0, **sizes):
     return nn.GPT(**{"vocab_size": 5, "block_size": 4, "n_embd": 4, "n_head": 2, "n_layer": 1, **sizes})
 
 
-def framed(name, tok=data.CharTokenizer()):
-    return [tok.boundary_id, *tok.encode(name), tok.boundary_id]
+TOKENIZER = data.CharTokenizer()
+
+
+def framed(name):
+    return [TOKENIZER.boundary_id, *TOKENIZER.encode(name), TOKENIZER.boundary_id]
 
 
 # --- data ------------------------------------------------------------------------------------
