@@ -16,11 +16,12 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-PUBLIC = {"autograd", "nn", "nn.optim", "nn.data", "random", "math", "matplotlib.pyplot", "IPython.display", "torch"}
+PUBLIC = {"autograd", "nn", "nn.optim", "nn.data", "random", "math", "time", "matplotlib.pyplot", "IPython.display",
+          "torch"}
 
 
-def test_there_are_five_numbered_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["1-", "2-", "3-", "4-", "5-"]
+def test_there_are_six_numbered_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["1-", "2-", "3-", "4-", "5-", "6-"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
