@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from .backward import grad
+from .engine import Value, grad
 from .modes import no_grad
-from .value import Value, _check_real
 
 
 class GradcheckError(RuntimeError):
@@ -16,7 +17,7 @@ class GradcheckError(RuntimeError):
 
 def gradcheck(
     fn: Callable[..., Value],
-    inputs: Sequence[float] | float,
+    inputs: Sequence[Any] | float,
     *,
     eps: float = 1e-6,
     atol: float = 1e-5,
@@ -28,33 +29,46 @@ def gradcheck(
     calls its function) and returns one Value. For each input i the numerical derivative is
     ``(fn(x + eps·e_i) - fn(x - eps·e_i)) / (2·eps)``; the check passes when
     ``|analytic - numerical| <= atol + rtol·|numerical|`` for every input. Returns ``True``, or
-    raises ``GradcheckError`` naming the input and both numbers.
+    raises ``GradcheckError`` naming the input and both numbers; a gradient that is nan or
+    infinite on either side is a failure (nothing can be compared). Inputs may be numbers or
+    Values (their ``.data`` is used).
 
     >>> from autograd import gradcheck
     >>> gradcheck(lambda x, y: (x * y).tanh(), [0.3, -1.2])
     True
     """
-    if isinstance(inputs, (int, float)):
-        inputs = [inputs]
-    point = [_check_real(x, f"gradcheck: inputs[{i}]") for i, x in enumerate(inputs)]
+    for name, number in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number < 0:
+            raise ValueError(f"gradcheck: {name} must be a finite number >= 0, got {number!r}")
+    if eps == 0:
+        raise ValueError("gradcheck: eps must be > 0 (the step of the central differences)")
+    point = [_number(x, i) for i, x in enumerate([inputs] if isinstance(inputs, (numbers.Real, Value)) else inputs)]
     values = [Value(x, label=f"x{i}") for i, x in enumerate(point)]
     out = fn(*values)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: fn must return a Value, got {type(out).__name__}")
-    analytic = grad(out, values)
 
     def at(shifted: list[float]) -> float:
         with no_grad():
             return float(fn(*[Value(x) for x in shifted]))
 
-    for i, a in enumerate(analytic):
+    for i, analytic in enumerate(grad(out, values)):
         plus, minus = list(point), list(point)
         plus[i] += eps
         minus[i] -= eps
         numerical = (at(plus) - at(minus)) / (2 * eps)
-        if not (abs(a - numerical) <= atol + rtol * abs(numerical)) and not (math.isnan(a) and math.isnan(numerical)):
+        if not abs(analytic - numerical) <= atol + rtol * abs(numerical):  # (False for nan and inf)
             raise GradcheckError(
-                f"gradcheck: gradient with respect to input {i} (= {point[i]!r}) is {a!r} by backward "
+                f"gradcheck: gradient with respect to input {i} (= {point[i]!r}) is {analytic!r} by backward "
                 f"but {numerical!r} by central differences (eps={eps}, atol={atol}, rtol={rtol})"
+                + ("; fn's value there is not finite" if not math.isfinite(out.data) else "")
             )
     return True
+
+
+def _number(x: Any, i: int) -> float:
+    if isinstance(x, Value):
+        return x.data
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return float(x)
+    raise TypeError(f"gradcheck: inputs[{i}] must be a number or a Value, got {type(x).__name__}")

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .backward import backprop, topological_order
-from .value import Parameter, Value
+from .engine import Value, backward_steps, topological_order
 
 ROLE_STYLE = {  # fill colours for a learner: what is learned, what is given, what is fixed
     "parameter": "#c7e9c0",
@@ -47,9 +46,9 @@ def _graphviz() -> Any:
 
 
 def _role(v: Value) -> str:
-    if v._edges:
+    if v.children:
         return "result"
-    if isinstance(v, Parameter):
+    if v.is_parameter:
         return "parameter"
     return "constant" if v.is_constant else "input"
 
@@ -72,11 +71,11 @@ class _Layout:
         self.names: dict[tuple, str] = {}
         self.group: dict[Value, tuple] = {}
         # operation nodes first, so clusters are numbered in the order the modules ran
-        for v in [v for v in self.order if v._edges] + [v for v in self.order if not v._edges]:
+        for v in [v for v in self.order if v.children] + [v for v in self.order if not v.children]:
             home = v
-            if not v._edges and isinstance(v, Parameter) and v in consumers:
+            if not v.children and v.is_parameter and v in consumers:
                 home = consumers[v]  # a parameter sits with the operation that uses it
-            path = home._info.scope.path()
+            path = home.scope.path()
             key = path  # scopes are kept by their modules: the same module is the same Scope
             for k in range(1, len(path) + 1):
                 self._name(key[:k], path[k - 1].name)
@@ -185,7 +184,7 @@ def draw(
             attrs["fillcolor"] = HIGHLIGHT
             attrs["penwidth"] = "2"
         place(layout.group[v], _node_line(f"v{i}", attrs))
-        if v._edges:
+        if v.children:
             place(layout.group[v], _node_line(f"op{i}", {"label": _escape(OP_SYMBOL.get(v.op, v.op)), "shape": "circle"
                   if len(OP_SYMBOL.get(v.op, v.op)) <= 4 else "ellipse", "width": "0.3", "margin": "0.02",
                   "fillcolor": HIGHLIGHT if v is highlight else "white", "style": "filled"}))
@@ -292,16 +291,11 @@ def draw_steps(root: Value, **options: Any) -> Iterator[Any]:
     >>> len(frames)        # tanh, then *: one frame per operation node
     2
     """
-    frames: list[tuple[Value, dict]] = []
-    reached = {root}
-
-    def snapshot(node: Value) -> None:  # the gradients known once ``node`` has passed its own on
-        reached.update(node.children)
-        frames.append((node, {v: v.grad for v in reached}))
-
-    backprop(root, 1.0, on_step=snapshot)
-    for node, grads in frames:
-        yield draw(root, highlight=node, grads=grads, **options)
+    grads: dict[Value, float] = {root: 1.0}
+    for step in backward_steps(root):  # the gradients known once ``step.node`` has passed its own on
+        for child, _, contribution in step.contributions:
+            grads[child] = grads.get(child, 0.0) + contribution
+        yield draw(root, highlight=step.node, grads=grads, **options)
 
 
 def save_steps(root: Value, directory: str | Path, *, prefix: str = "step", format: str = "png",

@@ -1,25 +1,32 @@
 """The table of operations: each one's forward pass and local derivatives, written once.
 
-An entry is ``Op(name, forward, derivative)``:
+An entry is ``Op(name, forward, derivative)``. Both functions take a *namespace* ``f`` first,
+which supplies the functions they call (``f.exp``, ``f.div``, ...), so the very same line runs
+on three kinds of numbers:
 
-* ``forward(*data)`` computes the result from the operands' floats, with IEEE-754 semantics
-  (``1/0`` is ``inf``, ``log(0)`` is ``-inf``, ``log(-1)`` is ``nan``), as PyTorch float64 does.
-* ``derivative(f, out, *operands)`` returns d out / d operand for each operand, given the
-  result ``out``. It is written with arithmetic operators and the functions of ``f`` only, so
-  the very same line runs on floats (``f = FLOATS``, during the forward pass, where the numbers
-  are stored on the new node) and on Values (``f = VALUES``, when ``backward(create_graph=True)``
-  records the gradient computation as a graph that can be differentiated again).
+* floats (``f = FLOATS``, below): the forward pass, which stores the local derivatives on the
+  new node as floats;
+* Values (``f = VALUES`` in engine.py): ``backward(create_graph=True)`` recomputes the local
+  derivatives as graph nodes, so gradients can be differentiated again;
+* arrays (``f = ARRAYS`` in compiled.py): compile mode replays a traced graph with NumPy.
 
-Float division and powers raise in Python (``1.0 / 0.0``), so rules divide with ``f.div`` and
-raise with ``f.pow``; ``+``, ``-`` and ``*`` never raise on floats. Conventions at kinks and
-edges follow PyTorch's ``derivatives.yaml``: ``relu'(0) = 0``, ``abs'(0) = 0``,
-``d(x**0)/dx = 0``, ``d(0**y)/dy = 0`` for ``y >= 0``.
+``forward(f, *operands)`` computes the result; ``derivative(f, out, *operands)`` returns
+d out / d operand for each operand, given the result ``out``.
+
+Numerics are IEEE-754 doubles, as in PyTorch float64: ``1/0 = inf``, ``log(0) = -inf``,
+``log(-1) = nan``; Python's float functions raise instead, so the float namespace wraps them.
+Rules are written in forms that do not overflow where the true derivative is finite
+(``d(a/b)/db = -(a/b)/b``, never ``-a/(b*b)``). Conventions at kinks and edges are PyTorch's
+(``derivatives.yaml``): ``relu'(0) = 0``, ``abs'(0) = 0``, ``d(0**y)/dy = 0`` for ``y >= 0``,
+and its *masked* zeros: ``relu'(x <= 0)`` and the base derivative of ``x**0`` are zeros that
+stay zero even times an infinite or nan gradient (``MASKED_ZERO``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+import operator
 from operator import mul
 from types import SimpleNamespace
 from typing import Any
@@ -57,6 +64,20 @@ def power(a: float, b: float) -> float:
         return NAN  # a negative base with a non-integer exponent
 
 
+def power_const(a: float, b: float) -> float:
+    """``a ** b`` for a plain-number exponent, as PyTorch computes it: the exponents 2, 3, -1,
+    -2, 0.5 and -0.5 by multiplication, division and square root (which differ from ``pow`` in
+    the last bit and at edges: ``(-inf) ** 0.5`` is nan), every other one by ``pow``."""
+    special = _SPECIAL_POWERS.get(b)
+    return power(a, b) if special is None else special(a)
+
+
+_SPECIAL_POWERS: dict[float, Callable[[float], float]] = {
+    2.0: lambda a: a * a, 3.0: lambda a: a * a * a, -1.0: lambda a: div(1.0, a),
+    -2.0: lambda a: div(1.0, a * a), 0.5: lambda a: sqrt(a), -0.5: lambda a: div(1.0, sqrt(a)),
+}
+
+
 def exp(a: float) -> float:
     try:
         return math.exp(a)
@@ -70,8 +91,15 @@ def log(a: float) -> float:
     return -INF if a == 0 else NAN
 
 
+def log1p(a: float) -> float:
+    """``log(1 + a)``, accurate for tiny ``a`` (``log1p(1e-20)`` is ``1e-20``, not 0)."""
+    if a > -1:
+        return math.log1p(a) if a != INF else INF
+    return -INF if a == -1 else NAN
+
+
 def sqrt(a: float) -> float:
-    return math.sqrt(a) if a >= 0 else NAN
+    return math.sqrt(a) if a >= 0 else NAN  # sqrt(-0.0) is -0.0, as in C
 
 
 def sigmoid(a: float) -> float:
@@ -83,99 +111,126 @@ def sigmoid(a: float) -> float:
 
 
 def relu(a: float) -> float:
-    return 0.0 if a <= 0 else a  # nan stays nan, as in PyTorch
+    return 0.0 if a < 0 else a  # -0.0 and nan pass through, as in PyTorch
 
 
 def sign(a: Any) -> float:
-    """The sign of a float or a Value's data: -1.0, 0.0 or 1.0 (nan for nan)."""
-    a = float(a)
-    return 1.0 if a > 0 else -1.0 if a < 0 else a * 0.0  # 0 -> 0, nan -> nan
+    """abs's derivative (of a float or a Value): 0 at 0 and for nan, as torch.sgn."""
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0
+
+
+class _MaskedZero(float):
+    """A derivative of exactly 0 that stays 0 times any gradient, inf and nan included.
+
+    PyTorch computes relu's backward as ``where(x <= 0, 0, grad)``, not ``0 * grad``, so an
+    infinite gradient arriving at a relu that is off gives 0 there, where ``0.0 * inf`` is nan.
+    """
+
+    __slots__ = ()
+
+    def __mul__(self, other: Any) -> float:
+        return 0.0
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return "0.0"
+
+
+MASKED_ZERO = _MaskedZero(0.0)
+
+
+def step(y: Any) -> float:
+    """relu's derivative from its result (a float or a Value): 1 where ``y > 0`` and for nan
+    (which passes through, as in PyTorch), a masked zero elsewhere."""
+    return MASKED_ZERO if y <= 0 else 1.0
+
+
+def dot(*operands: float) -> float:
+    """``w · x (+ bias)`` of the operands w1..wn, x1..xn and maybe a bias."""
+    n = len(operands) // 2
+    total = sum(map(mul, operands[:n], operands[n : 2 * n]))  # the products stay in C: neurons are hot
+    return total + operands[-1] if len(operands) % 2 else total
+
+
+def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
+    """``value`` where ``condition`` holds, else ``rule()`` (not run where it is not needed)."""
+    return value if condition else rule()
+
+
+# The namespace of the forward pass: IEEE-754 functions on Python floats. ``number`` gives the
+# plain number of an operand: conditions in rules test numbers, never nodes.
+FLOATS = SimpleNamespace(
+    add=operator.add, sub=operator.sub, mul=operator.mul, neg=operator.neg, div=div, pow=power,
+    pow_const=power_const, exp=exp, log=log, log1p=log1p, sqrt=sqrt, tanh=math.tanh, sigmoid=sigmoid,
+    relu=relu, abs=math.fabs, sum=lambda *xs: sum(xs), dot=dot,  # sum: left to right, as + would
+    sign=sign, step=step, where=where, number=lambda x: x,
+)
 
 
 # --- the table ----------------------------------------------------------------------------
 
 class Op:
-    """One operation of the engine: a name, a forward function on floats, a derivative rule."""
+    """One operation of the engine: its key in ``TABLE`` (also the name of its forward
+    function in each namespace: ``FLOATS.exp``, ...), the name ``.op`` shows, its derivative rule."""
 
-    __slots__ = ("name", "forward", "derivative")
+    __slots__ = ("key", "name", "derivative", "on_floats")
 
-    def __init__(self, name: str, forward: Callable[..., float], derivative: Callable[..., tuple]):
+    def __init__(self, key: str, name: str, derivative: Callable[..., tuple]):
+        self.key = key
         self.name = name
-        self.forward = forward
         self.derivative = derivative
+        self.on_floats: Callable[..., float] = getattr(FLOATS, key, None)  # the forward pass, on floats
+
+    def forward(self, f: Any, *operands: Any) -> Any:
+        """The result of this operation on ``operands``, computed with namespace ``f``."""
+        return getattr(f, self.key)(*operands)
 
     def __repr__(self) -> str:
-        return f"Op({self.name!r})"
+        return f"Op({self.key!r})"
 
-    def __copy__(self) -> "Op":  # one object per operation: copies of nodes share it (`is` tests)
+    def __copy__(self) -> Op:  # an entry of the table is a constant, like a function: nodes that
+        return self  # are copied (copy.deepcopy of a model) keep pointing at the same entry
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Op:
         return self
 
-    def __deepcopy__(self, memo: dict) -> "Op":
-        return self
 
-
-def _d_pow_base(f: Any, a: Any, b: Any) -> Any:
-    # PyTorch: the exponent 0 gives 0 even at a = 0, where b * a**(b-1) would be 0 * inf
-    return 0.0 if float(b) == 0 else b * f.pow(a, b - 1.0)
-
-
-def _d_pow_exponent(f: Any, out: Any, a: Any, b: Any) -> Any:
-    # PyTorch: 0 ** b for b >= 0 is flat in b, though out * log(0) would be 0 * -inf
-    return 0.0 if float(a) == 0 and float(b) >= 0 else out * f.log(a)
-
-
-def dot(ws: Any, xs: Any, bias: float | None = None) -> float:
-    """``w · x + bias`` on lists of floats (map(mul) keeps the products in C: neurons are hot)."""
-    total = sum(map(mul, ws, xs))
-    return total if bias is None else total + bias
-
-
-def dot_locals(ws: Any, xs: Any) -> tuple:
-    """d (w · x + bias) / d (w1..wn, x1..xn, bias): the xs, then the ws, then 1."""
-    return (*xs, *ws, 1.0)
-
-
-def _dot_forward(*data: float) -> float:
-    # the table's form: data is w1..wn, x1..xn and maybe a bias
-    n = len(data) // 2
-    return dot(data[:n], data[n : 2 * n], data[-1] if len(data) % 2 else None)
-
-
-def _dot_derivative(f: Any, out: Any, *operands: Any) -> tuple:
+def _d_dot(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
+    # operands are w1..wn, x1..xn and maybe a bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
     n = len(operands) // 2
-    return dot_locals(operands[:n], operands[n : 2 * n])[: len(operands)]  # no bias: no trailing 1
+    return (*operands[n : 2 * n], *operands[:n]) + ((1.0,) if len(operands) % 2 else ())
 
 
-ADD = Op("+", lambda a, b: a + b, lambda f, out, a, b: (1.0, 1.0))
-SUB = Op("-", lambda a, b: a - b, lambda f, out, a, b: (1.0, -1.0))
-MUL = Op("*", lambda a, b: a * b, lambda f, out, a, b: (b, a))
-DIV = Op("/", div, lambda f, out, a, b: (f.div(1.0, b), f.div(-a, b * b)))
-POW = Op("**", power, lambda f, out, a, b: (_d_pow_base(f, a, b), _d_pow_exponent(f, out, a, b)))
-# a plain-number exponent is a constant: no derivative is taken with respect to it (PyTorch's
-# pow.Tensor_Scalar), so x**2 at x < 0 does not compute log(x) for nothing
-POW_CONST = Op("**", power, lambda f, out, a, b: (_d_pow_base(f, a, b), 0.0))
-NEG = Op("neg", lambda a: -a, lambda f, out, a: (-1.0,))
-ABS = Op("abs", math.fabs, lambda f, out, a: (sign(a),))
-EXP = Op("exp", exp, lambda f, out, a: (out,))
-LOG = Op("log", log, lambda f, out, a: (f.div(1.0, a),))
-SQRT = Op("sqrt", sqrt, lambda f, out, a: (f.div(0.5, out),))
-TANH = Op("tanh", math.tanh, lambda f, out, a: (1.0 - out * out,))
-SIGMOID = Op("sigmoid", sigmoid, lambda f, out, a: ((1.0 - out) * out,))
-RELU = Op("relu", relu, lambda f, out, a: (1.0 if a > 0 else 0.0,))
-SUM = Op("sum", lambda *data: sum(data), lambda f, out, *operands: (1.0,) * len(operands))
-DOT = Op("dot", _dot_forward, _dot_derivative)
+# Each derivative rule: d out / d operand for each operand, from the result ``out``.
+TABLE: dict[str, Op] = {op.key: op for op in [
+    Op("add", "+", lambda f, out, a, b: (1.0, 1.0)),
+    Op("sub", "-", lambda f, out, a, b: (1.0, -1.0)),
+    Op("mul", "*", lambda f, out, a, b: (b, a)),
+    Op("div", "/", lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b))),  # -(a/b)/b: no b*b to overflow
+    # an exponent that is a Value is differentiated too (PyTorch's pow.Tensor_Tensor)
+    Op("pow", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow(a, b - 1.0)),
+                                          f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a)))),
+    # a plain-number exponent is a constant, not differentiated (pow.Tensor_Scalar): x**2 at x < 0
+    # computes no log(x)
+    Op("pow_const", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO,
+                                                        lambda: b * f.pow_const(a, b - 1.0)), 0.0)),
+    Op("neg", "neg", lambda f, out, a: (-1.0,)),
+    Op("abs", "abs", lambda f, out, a: (f.sign(a),)),
+    Op("exp", "exp", lambda f, out, a: (out,)),
+    Op("log", "log", lambda f, out, a: (f.div(1.0, a),)),
+    Op("log1p", "log1p", lambda f, out, a: (f.div(1.0, a + 1.0),)),
+    Op("sqrt", "sqrt", lambda f, out, a: (f.div(0.5, out),)),
+    Op("tanh", "tanh", lambda f, out, a: (1.0 - out * out,)),
+    Op("sigmoid", "sigmoid", lambda f, out, a: ((1.0 - out) * out,)),
+    Op("relu", "relu", lambda f, out, a: (f.step(out),)),
+    Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs)),
+    Op("dot", "dot", _d_dot),
+]}
+ADD, SUB, MUL, DIV, POW, POW_CONST = (TABLE[k] for k in ("add", "sub", "mul", "div", "pow", "pow_const"))
+NEG, ABS, EXP, LOG, LOG1P, SQRT = (TABLE[k] for k in ("neg", "abs", "exp", "log", "log1p", "sqrt"))
+TANH, SIGMOID, RELU, SUM, DOT = (TABLE[k] for k in ("tanh", "sigmoid", "relu", "sum", "dot"))
 
-TABLE: dict[str, Op] = {
-    "add": ADD, "sub": SUB, "mul": MUL, "div": DIV, "pow": POW, "pow_const": POW_CONST,
-    "neg": NEG, "abs": ABS, "exp": EXP, "log": LOG, "sqrt": SQRT, "tanh": TANH,
-    "sigmoid": SIGMOID, "relu": RELU, "sum": SUM, "dot": DOT,
-}
-
-# Pseudo-operations that mark leaves: a Value the user made, a constant the engine made from a
-# plain number operand, and a parameter (drawn differently; ``.op`` is "" for all three).
-LEAF = Op("", lambda: NAN, lambda f, out: ())
-CONSTANT = Op("", lambda: NAN, lambda f, out: ())
-PARAMETER = Op("", lambda: NAN, lambda f, out: ())  # a leaf that a model learns (autograd.Parameter)
-
-# The functions that derivative rules call, on floats.
-FLOATS = SimpleNamespace(div=div, pow=power, log=log)
+# Leaves are marked with pseudo-operations (``.op`` is "" for all three): a Value the user
+# made, a constant the engine made from a plain-number operand, a parameter a model learns.
+LEAF, CONSTANT, PARAMETER = Op("leaf", "", tuple), Op("constant", "", tuple), Op("parameter", "", tuple)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Sequence
 from typing import Any
 
 import autograd
-from autograd import Parameter, Value
-from autograd.value import dot_of_values
+from autograd import Parameter, Value, dot_unchecked
 
 from .module import Inputs, Module, as_inputs
 
@@ -22,10 +22,15 @@ def _check_activation(activation: str) -> str:
     return activation
 
 
+MAX_SIZE = 1_000_000  # far beyond what a scalar engine can train; refuses typos like 10**8 at once
+
+
 def _check_size(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{what} must be a positive whole number, got {n!r}")
-    return n
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{what} must be a whole number, got {type(n).__name__}")
+    if not 1 <= n <= MAX_SIZE:
+        raise ValueError(f"{what} must be a whole number from 1 to {MAX_SIZE:,}, got {n!r}")
+    return int(n)
 
 
 def activation_function(activation: str) -> Any:
@@ -65,12 +70,12 @@ class Neuron(Module):
         if type(x) is not Inputs or len(x) != self.nin:  # a Layer passes checked inputs: no second check
             x = as_inputs(x, self.nin, "Neuron")
         try:
-            out = dot_of_values(self.w, x, x.numbers, self.b)
-        except AttributeError:  # (a try costs nothing on 3.11 until something raises)
-            raise TypeError(
-                "Neuron: its weights .w and bias .b must be Values (autograd.Parameter); "
-                "to set their numbers, assign to w[i].data or use load_state_dict"
-            ) from None
+            out = dot_unchecked(self.w, x, self.b)
+        except AttributeError:  # a weight replaced by a number? say so; any other error goes on
+            if len(self.w) == self.nin and all(isinstance(v, Value) for v in (*self.w, self.b)):
+                raise
+            raise TypeError("Neuron: .w must stay a list of nin Values and .b a Value; to set their "
+                            "numbers, assign to w[i].data or use load_state_dict") from None
         return out if self._activate is None else self._activate(out)
 
     def config(self) -> dict[str, Any]:
@@ -185,8 +190,14 @@ class Sequential(Module):
 class MLP(Module):
     """A multi-layer perceptron like micrograd's: ``MLP(2, [16, 16, 1])``.
 
-    Hidden layers use ``activation``; the last layer is linear. The output is a list (one
-    Value per output neuron), like ``Layer``.
+    Hidden layers use ``activation``; the last layer is linear. The output is a list of one
+    Value per output neuron, except that a one-output MLP returns the Value itself, as
+    micrograd's does (so ``-1 * model(x)`` works).
+
+    >>> import random, nn
+    >>> random.seed(0)
+    >>> type(nn.MLP(2, [4, 1])([1.0, 2.0])).__name__, len(nn.MLP(2, [4, 3])([1.0, 2.0]))
+    ('Value', 3)
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu"):
@@ -203,7 +214,7 @@ class MLP(Module):
     def forward(self, x: Any) -> Any:
         for layer in self.layers:
             x = layer(x)
-        return x
+        return x[0] if len(x) == 1 else x
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation}

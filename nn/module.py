@@ -1,7 +1,8 @@
 """``Module``: parameters, names, gradients and state for everything in ``nn``.
 
 A module's parameters are found by walking its attributes in the order they were set:
-``Parameter`` values, ``Module`` values, and lists of either. Names are dotted paths such as
+parameters (Values whose ``is_parameter`` is True, made by ``autograd.Parameter``), modules,
+and lists or tuples of them, nested to any depth. Names are dotted paths such as
 ``layers.0.neurons.3.w.1``, as in PyTorch's ``named_parameters()``.
 """
 
@@ -11,9 +12,8 @@ import numbers
 from collections.abc import Iterator
 from typing import Any
 
-from autograd import Parameter, Scope, Value, gc_paused
-from autograd.modes import state
-from autograd.value import all_values
+import autograd
+from autograd import Scope, Value, current_scope, gc_paused
 
 
 class Module:
@@ -29,44 +29,35 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x)")
 
     def __call__(self, x: Any) -> Any:
-        # this module's naming scope under the current one, made once per parent and kept
-        # (one cached entry, so it cannot grow); its name is read when it is made
-        parent = state.scope
-        cached = self.__dict__.get("_scope_cache")
-        if cached is None or cached[0] is not parent:
-            cached = self.__dict__["_scope_cache"] = (parent, Scope(self.name or type(self).__name__, parent))
-        scope = cached[1]
-        if not parent.depth:  # the outermost call builds a whole graph: no cycle scans meanwhile
-            with gc_paused(), scope:
+        # The module's naming scope under the current one is made once per parent and kept, so
+        # that all calls of a module are one group in a drawing (one entry: it cannot grow).
+        parent = current_scope()
+        cached = self.__dict__.get("_scope")
+        if cached is None or cached.parent is not parent:
+            cached = self.__dict__["_scope"] = Scope(self.name or type(self).__name__, parent)
+        if parent.depth:
+            with cached:
                 return self.forward(x)
-        state.scope, state.tags = scope, scope.tags  # `with scope:` written out: this runs per neuron
-        try:
+        with gc_paused(), cached:  # the outermost call builds a whole graph: no cycle scans meanwhile
             return self.forward(x)
-        finally:
-            state.scope, state.tags = parent, parent.tags
 
     # --- parameters ----------------------------------------------------------------------
-    def named_children(self) -> Iterator[tuple[str, Module | Parameter]]:
-        """(name, Module or Parameter) for each direct part, in attribute order."""
+    def named_children(self) -> Iterator[tuple[str, Module | Value]]:
+        """(name, Module or parameter) for each direct part, in attribute order; the items of
+        lists and tuples (nested too) are named by their indices: ``w.0``, ``rows.2.5``."""
         for attr, value in vars(self).items():
-            if attr.startswith("_"):
-                continue
-            if isinstance(value, (Module, Parameter)):
-                yield attr, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, (Module, Parameter)):
-                        yield f"{attr}.{i}", item
+            if not attr.startswith("_"):
+                yield from _parts(attr, value)
 
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        """``(dotted name, Parameter)`` for every parameter, in a stable order.
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``(dotted name, parameter)`` for every parameter, in a stable order.
 
         >>> import nn, random
         >>> random.seed(0)
         >>> [name for name, _ in nn.Neuron(2).named_parameters()]
         ['w.0', 'w.1', 'b']
         """
-        out: list[tuple[str, Parameter]] = []
+        out: list[tuple[str, Value]] = []
         for name, part in self.named_children():
             if isinstance(part, Module):
                 out.extend((f"{name}.{sub}", p) for sub, p in part.named_parameters())
@@ -74,21 +65,13 @@ class Module:
                 out.append((name, part))
         return out
 
-    def parameters(self) -> list[Parameter]:
-        """Every parameter (leaf Value that training changes), in a stable order: that of
-        ``named_parameters``, without making the names (``zero_grad`` runs every step)."""
-        out: list[Parameter] = []
-        for _, part in self.named_children():
-            if isinstance(part, Module):
-                out.extend(part.parameters())
-            else:
-                out.append(part)
-        return out
+    def parameters(self) -> list[Value]:
+        """Every parameter (leaf Value that training changes), in ``named_parameters`` order."""
+        return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0.0 (do it before each backward pass)."""
-        for p in self.parameters():
-            p.grad = 0.0
+        autograd.zero_grad(self.parameters())
 
     # --- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, float]:
@@ -140,17 +123,22 @@ class Module:
         return f"{type(self).__name__}(\n{body}\n)"
 
 
+def _parts(name: str, value: Any) -> Iterator[tuple[str, Module | Value]]:
+    if isinstance(value, Module) or (isinstance(value, Value) and value.is_parameter):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _parts(f"{name}.{i}", item)
+
+
 def _few(names: list[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:5])
     return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 class Inputs(list):
-    """A list of Values that ``as_inputs`` checked, with their numbers read once (``numbers``):
-    a Layer hands it to each of its neurons, which then check and read nothing again."""
-
-    __slots__ = ("numbers",)
-    numbers: list[float]
+    """A list of Values that ``as_inputs`` checked: a Layer hands it to each of its neurons,
+    which then check nothing again (they use ``autograd.dot_unchecked``)."""
 
 
 def as_inputs(x: Any, n: int, who: str) -> Inputs:
@@ -161,12 +149,7 @@ def as_inputs(x: Any, n: int, who: str) -> Inputs:
         raise TypeError(f"{who}: expected a list of {n} numbers or Values, got {type(x).__name__}")
     if len(x) != n:
         raise ValueError(f"{who}: expected {n} inputs, got {len(x)}; the input size must match nin={n}")
-    if all_values(x):
-        inputs = Inputs(x)
-    else:
-        for i, v in enumerate(x):
-            if not isinstance(v, (Value, numbers.Real)):
-                raise TypeError(f"{who}: input {i} is a {type(v).__name__}; inputs must be numbers or Values")
-        inputs = Inputs(v if isinstance(v, Value) else Value(v, label=f"x{i}") for i, v in enumerate(x))
-    inputs.numbers = [v.data for v in inputs]
-    return inputs
+    for i, v in enumerate(x):
+        if not isinstance(v, (Value, numbers.Real)) or isinstance(v, bool):
+            raise TypeError(f"{who}: input {i} is a {type(v).__name__}; inputs must be numbers or Values")
+    return Inputs(v if isinstance(v, Value) else Value(v, label=f"x{i}") for i, v in enumerate(x))

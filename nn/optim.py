@@ -12,6 +12,7 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import autograd
 from autograd import Value
 
 
@@ -38,8 +39,8 @@ class Optimizer:
         self.steps = 0
 
     def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = 0.0
+        """Set every parameter's ``.grad`` to 0.0 (do it before each backward pass)."""
+        autograd.zero_grad(self.params)
 
     def step(self) -> None:
         self.steps += 1

@@ -3,23 +3,41 @@
     assign initial weights (the model's constructor did)
     repeat for each epoch:
         for each mini-batch:  predict → cost → backward (gradients) → optimizer step
+        measure the loss on held-out data (``validation``), if given
     until the epochs run out, or the weights stop changing (``tol``), or the loss does
     (``min_delta``)
+
+Ctrl-C never leaves a step half done: the interrupt is held while the optimizer writes the
+weights and released right after, so the model has the weights of the last finished step.
 """
 
 from __future__ import annotations
 
 import random
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from autograd import Value, gc_paused
+from autograd import Value, gc_paused, no_grad
 
 from .losses import Loss, accuracy
 from .module import Module
 from .optim import Optimizer
+
+
+class Epoch(NamedTuple):
+    """One epoch's record in a ``History`` (appended whole, so the lists never disagree)."""
+
+    loss: float
+    accuracy: float | None
+    max_change: float
+    val_loss: float | None = None
+    val_accuracy: float | None = None
 
 
 @dataclass
@@ -29,35 +47,157 @@ class History:
     ``stopped`` is one of ``"epochs"`` (ran them all), ``"tol"`` (no weight moved more than
     ``tol`` in an epoch), ``"min_delta"`` (the loss changed less than ``min_delta``) or
     ``"interrupted"`` (Ctrl-C: the model keeps the weights of the last finished step).
-    ``accuracy`` is the fraction of training samples predicted right during each epoch
-    (``None`` for losses without classes, such as ``MSELoss``); ``max_change`` is the largest
-    move of any weight in each epoch.
+
+    Per epoch, as lists of equal length: ``loss`` (mean training loss over the epoch's
+    batches), ``accuracy`` (fraction of training samples predicted right during the epoch;
+    ``None`` for losses without classes, such as ``MSELoss``), ``max_change`` (the largest move
+    of any weight), and with ``fit(..., validation=...)`` ``val_loss`` and ``val_accuracy``
+    (measured on the held-out samples after the epoch's last step; ``None`` without them).
+    ``records`` holds the same as one ``Epoch`` per epoch.
+
+    >>> h = History([Epoch(0.9, 0.5, 0.1, 1.0, 0.4), Epoch(0.5, 0.75, 0.05, 0.7, 0.6)], "epochs")
+    >>> h.loss, h.val_accuracy, h.epochs
+    ([0.9, 0.5], [0.4, 0.6], 2)
     """
 
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float | None] = field(default_factory=list)
-    max_change: list[float] = field(default_factory=list)
+    records: list[Epoch] = field(default_factory=list)
     stopped: str = ""
+    loss_name: str = ""  # how pictures name the loss, e.g. "cross-entropy"
 
     @property
     def epochs(self) -> int:
-        return len(self.loss)
+        return len(self.records)
+
+    @property
+    def loss(self) -> list[float]:
+        return [r.loss for r in self.records]
+
+    @property
+    def accuracy(self) -> list[float | None]:
+        return [r.accuracy for r in self.records]
+
+    @property
+    def max_change(self) -> list[float]:
+        return [r.max_change for r in self.records]
+
+    @property
+    def val_loss(self) -> list[float | None]:
+        return [r.val_loss for r in self.records]
+
+    @property
+    def val_accuracy(self) -> list[float | None]:
+        return [r.val_accuracy for r in self.records]
+
+    @property
+    def has_validation(self) -> bool:
+        return bool(self.records) and self.records[0].val_loss is not None
 
     def __repr__(self) -> str:
-        last = f", final loss {self.loss[-1]:.4g}" if self.loss else ""
-        acc = f", accuracy {self.accuracy[-1]:.1%}" if self.accuracy and self.accuracy[-1] is not None else ""
-        return f"History({self.epochs} epochs{last}{acc}, stopped: {self.stopped})"
+        if not self.records:
+            return f"History(0 epochs, stopped: {self.stopped})"
+        last = self.records[-1]
+        text = f"History({self.epochs} epochs, final loss {last.loss:.4g}"
+        if last.accuracy is not None:
+            text += f", accuracy {last.accuracy:.1%}"
+        if last.val_loss is not None:
+            text += f", validation loss {last.val_loss:.4g}"
+        if last.val_accuracy is not None:
+            text += f", validation accuracy {last.val_accuracy:.1%}"
+        return text + f", stopped: {self.stopped})"
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (where output goes to a notebook, not a terminal)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except AttributeError:
+        return False
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+
+
+class _TextBar:
+    """The progress bar without tqdm: one line on stderr, rewritten in place."""
+
+    def __init__(self, total: int):
+        self.total, self.n, self.note = total, 0, ""
+
+    def update(self, n: int) -> None:
+        self.n += n
+        sys.stderr.write(f"\r{self.n}/{self.total} epochs {self.note}")
+        sys.stderr.flush()
+
+    def set_postfix_str(self, note: str) -> None:
+        self.note = note
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
 
 
 def _progress(total: int, enabled: bool) -> Any:
-    if enabled and sys.stderr.isatty():
-        try:
-            from tqdm.auto import tqdm
+    """A progress bar on a terminal or in a notebook (tqdm's widget when ipywidgets is there)."""
+    if not enabled:
+        return None
+    notebook = in_notebook()
+    if not (notebook or sys.stderr.isatty()):
+        return None
+    try:
+        if notebook:
+            import importlib.util
 
-            return tqdm(total=total, unit="epoch", leave=True)
-        except ImportError:  # the bar is a nicety: training works without tqdm
-            pass
-    return None
+            if importlib.util.find_spec("ipywidgets") is None:  # tqdm.auto would warn, then do this
+                from tqdm.std import tqdm
+            else:
+                from tqdm.auto import tqdm
+        else:
+            from tqdm.auto import tqdm
+    except ImportError:  # the bar is a nicety: training works without tqdm
+        return _TextBar(total)
+    return tqdm(total=total, unit="epoch", leave=True)
+
+
+class _HeldInterrupt:
+    """Ctrl-C arriving during ``held()`` is kept and raised as soon as the block ends.
+
+    Only the main thread receives signals, so elsewhere (and when SIGINT is not Python's
+    default handler, e.g. ignored) this changes nothing. The previous handler is restored
+    by ``restore()``.
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending = False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGINT)
+            if current is signal.default_int_handler:
+                self.previous = current
+                signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.holding:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 def fit(
@@ -73,6 +213,8 @@ def fit(
     min_delta: float | None = None,
     seed: int = 0,
     progress: bool = True,
+    validation: tuple[Sequence[Any], Sequence[Any]] | None = None,
+    live: bool | dict[str, Any] = False,
 ) -> History:
     """Train ``model`` on ``X``, ``y`` and return a ``History``.
 
@@ -80,18 +222,36 @@ def fit(
     (``None``: the whole set in one batch) and for each batch runs the model, the loss,
     ``backward()`` and ``optimizer.step()``. Stops after ``epochs``, or once no weight moved
     by more than ``tol`` during an epoch ("until the weights stop changing"), or once the
-    epoch loss changed by less than ``min_delta``. A progress bar shows on a terminal unless
-    ``progress=False``. Ctrl-C stops cleanly and returns the history so far.
+    epoch loss changed by less than ``min_delta``.
+
+    ``validation=(X_val, y_val)``: after every epoch the model is run on these held-out
+    samples (no graph, no update) and the history records ``val_loss`` and ``val_accuracy``:
+    the numbers that show overfitting, which the training loss hides.
+
+    ``progress``: a progress bar on a terminal or in a Jupyter notebook (tqdm if installed,
+    else one line of text). ``live=True``: in a notebook, the loss curves (and for 2-D inputs
+    with classes, the decision boundary) redrawn in place as training runs, at most about
+    twice a second plus once at the end (needs matplotlib); elsewhere the same as ``progress``.
+    ``live`` may also be a dict of ``plots.decision_boundary`` keywords for the picture, e.g.
+    ``{"class_names": ("cat", "dog"), "xlabel": "weight (kg)", "scale": (10, 50)}``.
+
+    Ctrl-C stops cleanly and returns the history so far (``stopped == "interrupted"``): an
+    optimizer step is never half applied, and the model keeps the weights of the last
+    finished step; an unfinished epoch is not recorded.
 
     >>> import random, nn
     >>> from nn import optim
     >>> random.seed(0)
-    >>> X, y = nn.data.xor(n=40)
+    >>> X, y = nn.data.xor(n=60)
+    >>> X_train, X_val, y_train, y_val = nn.data.train_test_split(X, y, test_size=0.25)
     >>> model = nn.MLP(2, [8, 2], activation="tanh")
-    >>> history = nn.fit(model, X, y, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=0.05),
-    ...                  epochs=60, progress=False)
-    >>> history.accuracy[-1] > 0.9, history.stopped
-    (True, 'epochs')
+    >>> history = nn.fit(model, X_train, y_train, nn.CrossEntropyLoss(),
+    ...                  optim.Adam(model.parameters(), lr=0.05), epochs=60, progress=False,
+    ...                  validation=(X_val, y_val))
+    >>> history.accuracy[-1] > 0.9, history.val_accuracy[-1] > 0.8, history.stopped
+    (True, True, 'epochs')
+    >>> len(history.loss) == len(history.val_loss) == history.epochs == 60
+    True
     """
     if len(X) != len(y):
         raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
@@ -104,11 +264,20 @@ def fit(
         raise ValueError(f"fit: batch_size must be a positive whole number or None, got {batch_size!r}")
     if not isinstance(loss_fn, Loss):
         raise TypeError(f"fit: loss_fn must be an nn loss such as nn.CrossEntropyLoss(), got {type(loss_fn).__name__}")
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("fit: validation must be a pair (X_val, y_val)")
+        if len(validation[0]) != len(validation[1]) or not len(validation[0]):
+            raise ValueError(f"fit: validation has {len(validation[0])} samples and {len(validation[1])} targets; "
+                             "give the same positive number of each")
     params = model.parameters()
     rng = random.Random(seed)
-    history = History()
-    bar = _progress(epochs, progress)
+    history = History(loss_name=next((_LOSS_NAMES[c.__name__] for c in type(loss_fn).__mro__
+                                        if c.__name__ in _LOSS_NAMES), ""))
+    view = _live_view(model, X, y, loss_fn, epochs, validation, live) if live and in_notebook() else None
+    bar = _progress(epochs, progress or bool(live)) if view is None else None
     order = list(range(len(X)))
+    interrupt = _HeldInterrupt()
     try:
         for _ in range(epochs):
             before = [p.data for p in params]
@@ -122,20 +291,24 @@ def fit(
                     loss = loss_fn(outputs, targets)
                     optimizer.zero_grad()
                     loss.backward()
-                    optimizer.step()
+                    with interrupt.held():  # all weights move, or none
+                        optimizer.step()
                 total += loss.data * len(batch)
                 outputs_seen += [_numbers(o) for o in outputs]
                 targets_seen += targets
-            history.loss.append(total / len(order))
-            history.accuracy.append(accuracy(loss_fn, outputs_seen, targets_seen))
-            history.max_change.append(max(abs(p.data - b) for p, b in zip(params, before)))
+            record = Epoch(total / len(order), accuracy(loss_fn, outputs_seen, targets_seen),
+                           max(abs(p.data - b) for p, b in zip(params, before)),
+                           *(evaluate(model, loss_fn, *validation) if validation is not None else ()))
+            history.records.append(record)  # one append: the per-epoch lists always agree
             if bar is not None:
+                bar.set_postfix_str(_summary(record))
                 bar.update(1)
-                bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
-            if tol is not None and history.max_change[-1] <= tol:
+            if view is not None:
+                view.update(history)
+            if tol is not None and record.max_change <= tol:
                 history.stopped = "tol"
                 break
-            if min_delta is not None and len(history.loss) > 1 and abs(history.loss[-2] - history.loss[-1]) < min_delta:
+            if min_delta is not None and len(history.records) > 1 and abs(history.records[-2].loss - record.loss) < min_delta:
                 history.stopped = "min_delta"
                 break
         else:
@@ -144,9 +317,52 @@ def fit(
         history.stopped = "interrupted"
         model.zero_grad()
     finally:
+        interrupt.restore()
         if bar is not None:
             bar.close()
+        if view is not None:
+            view.update(history, final=True)
     return history
+
+
+def evaluate(model: Module, loss_fn: Loss, X: Sequence[Any], y: Sequence[Any]) -> tuple[float, float | None]:
+    """The mean loss and the accuracy (``None`` without classes) of ``model`` on ``X``, ``y``,
+    without building a graph: what ``fit`` records for its validation samples.
+
+    >>> import nn
+    >>> from autograd import Value
+    >>> class Double(nn.Module):
+    ...     def forward(self, x):
+    ...         return Value(2.0 * x[0])
+    >>> evaluate(Double(), nn.MSELoss(), [[1.0], [2.0]], [2.0, 5.0])   # errors 0 and 1
+    (0.5, None)
+    """
+    with no_grad():
+        outputs = [model(x) for x in X]
+        loss = loss_fn(outputs, list(y)).data
+    return loss, accuracy(loss_fn, [_numbers(o) for o in outputs], list(y))
+
+
+_LOSS_NAMES = {"CrossEntropyLoss": "cross-entropy", "BCELoss": "binary cross-entropy",
+               "MSELoss": "mean squared error", "HingeLoss": "hinge"}
+
+
+def _summary(record: Epoch) -> str:
+    text = f"loss {record.loss:.4f}"
+    if record.val_loss is not None:
+        text += f", validation {record.val_loss:.4f}"
+    return text
+
+
+def _live_view(model: Module, X: Sequence[Any], y: Sequence[Any], loss_fn: Loss, epochs: int,
+               validation: tuple[Sequence[Any], Sequence[Any]] | None, live: Any) -> Any:
+    from . import plots
+
+    with no_grad():
+        two_d = len(X[0]) == 2 and loss_fn.correct(model(X[0]), y[0]) is not None
+    options = dict(live) if isinstance(live, dict) else {}
+    return plots.LiveView(epochs, model if two_d else None, X, y, validation, min_interval=0.5, clock=time.monotonic,
+                          boundary=options)
 
 
 def _numbers(output: Any) -> Any:

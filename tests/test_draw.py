@@ -13,7 +13,6 @@ from conftest import needs_dot
 import autograd
 import nn
 from autograd import Value, draw, draw_steps, save_steps
-from autograd.backward import backprop
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -138,11 +137,14 @@ def test_stepper_has_one_frame_per_processed_node():
 def test_stepper_steps_follow_backward_and_end_with_its_gradients():
     o = neuron()  # backward() has run: every .grad holds d o / d node
     order_of_o = autograd.topological_order(o)
-    steps = []
-    order, grads = backprop(o, 1.0, on_step=lambda node: steps.append((node, [v.grad for v in order_of_o])))
-    assert order == order_of_o
-    assert steps[0][0] is o and [n for n, _ in steps] == [v for v in reversed(order_of_o) if v.children]
-    assert steps[-1][1] == [v.grad for v in order_of_o] == grads  # the last step has them all
+    steps = list(autograd.backward_steps(o))
+    assert [s.node for s in steps] == [v for v in reversed(order_of_o) if v.children]
+    totals = {o: 1.0}
+    for step in steps:
+        assert step.grad == totals[step.node]  # complete when it is passed on
+        for child, local, contribution in step.contributions:
+            totals[child] = totals.get(child, 0.0) + contribution
+    assert [totals[v] for v in order_of_o] == [v.grad for v in order_of_o]  # backward()'s numbers
     frames = list(draw_steps(o))
     assert "grad ?" not in frames[-1].source and frames[-1].source.count("grad -1.5") == 1
 

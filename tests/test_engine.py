@@ -205,14 +205,13 @@ def test_gradcheck_passes_and_reports_a_wrong_gradient():
         gradcheck(broken, [1.5])
 
 
-def test_parameter_is_a_marked_value():
+def test_a_parameter_is_a_value_with_a_mark():
     w = autograd.Parameter(0.5, label="w")
-    assert type(w) is Value and isinstance(w, autograd.Parameter) and w.is_leaf and w.op == ""
+    assert isinstance(w, Value) and w.is_parameter and w.is_leaf and w.op == ""
     assert repr(w) == "Parameter(data=0.5, grad=0.0, label='w')"
     w.label = "w1"  # relabelling keeps the mark
-    assert isinstance(w, autograd.Parameter) and w.label == "w1"
+    assert w.is_parameter and w.label == "w1"
     y = w * 3.0
-    assert not isinstance(y, autograd.Parameter) and not isinstance(Value(0.5), autograd.Parameter)
-    assert not isinstance(0.5, autograd.Parameter)
+    assert not y.is_parameter and not Value(0.5).is_parameter and not autograd.constant(0.5).is_parameter
     y.backward()
     assert w.grad == 3.0

@@ -58,6 +58,8 @@ CASES = [
          op="exp"),
     Case("log", lambda a: a.log(), lambda a: mpmath.log(a), POSITIVE, [(0.0,), (-1.0,), (1e-300,), (1e300,), (math.inf,)],
          op="log"),
+    Case("log1p", lambda a: a.log1p(), lambda a: mpmath.log1p(a), POSITIVE + [(-0.5,), (1e-20,)],
+         [(0.0,), (-1.0,), (-2.0,), (1e-300,), (1e300,), (math.inf,)], op="log1p"),
     Case("sqrt", lambda a: a.sqrt(), lambda a: mpmath.sqrt(a), POSITIVE, [(0.0,), (-1.0,), (1e300,), (1e-300,)],
          op="sqrt"),
     Case("tanh", lambda a: a.tanh(), lambda a: mpmath.tanh(a), ORD1, [(0.0,), (20.0,), (-20.0,), (1000.0,)], op="tanh"),

@@ -1,0 +1,551 @@
+"""The engine: ``Value``, the one place nodes are recorded, and the chain rule.
+
+A node holds four things: its number (``data``), its accumulated gradient (``grad``), its
+``_edges`` and its ``_info``. ``_edges`` is one tuple: the operands, then the local derivative
+of this node with respect to each operand, computed as floats in the forward pass::
+
+    z = x * y   ->   z._edges == (x, y, y.data, x.data)      # d z/d x = y, d z/d y = x
+
+Backward is then one loop, ``operand.grad += local * node.grad``, from the output back to the
+leaves. No node holds a closure or a reference to itself, so a graph has no reference cycles
+and is freed by reference counting as soon as nothing refers to its output. ``_info`` is a
+shared ``Tag``: the operation (an entry of the table in ops.py), the label, the scope.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Iterator, Sequence
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+from . import ops
+from .modes import Tag, _per_thread, gc_paused, modes
+from .ops import FLOATS, INF, Op
+
+
+def _real(x: Any, what: str) -> float:
+    if isinstance(x, numbers.Real):
+        return float(x)
+    raise TypeError(f"{what}: expected a Value or a real number (int or float), got {type(x).__name__}")
+
+
+class Value:
+    """One scalar node of a computation graph, recording how it was computed.
+
+    ``int`` and ``float`` data are stored as ``float``. Operations on Values (``+ - * / **``,
+    unary ``-``, ``abs``, ``exp``, ``log``, ``log1p``, ``sqrt``, ``tanh``, ``sigmoid``,
+    ``relu``) return new Values that remember their operands and local derivatives;
+    ``backward()`` applies the chain rule through them. Plain numbers are accepted on either
+    side and become constant leaves.
+
+    >>> from autograd import Value
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> c = a * b + a
+    >>> c.backward()
+    >>> c.data, a.grad, b.grad
+    (-4.0, -2.0, 2.0)
+
+    ``==`` and ``hash`` are identity-based (Values live in sets and dicts); ``<``, ``<=``,
+    ``>``, ``>=`` compare ``.data``. Numerics are IEEE-754 doubles like PyTorch float64:
+    ``Value(0.0).log()`` is ``-inf``, never an exception.
+    """
+
+    __slots__ = ("data", "grad", "_edges", "_info")
+
+    def __init__(self, data: Any, label: str = ""):
+        if isinstance(data, Value):
+            raise TypeError("Value(data): data is already a Value; use it directly, or Value(v.data) for a new leaf")
+        if not isinstance(label, str):
+            raise TypeError(f"Value(label=...): expected str, got {type(label).__name__}")
+        self.data = _real(data, "Value(data)")
+        self.grad: Any = 0.0
+        self._edges: tuple = ()
+        self._info = Tag(ops.LEAF, label, modes().scope) if label else modes().scope.tags[ops.LEAF]
+
+    # --- what the node is ----------------------------------------------------------------
+    @property
+    def op(self) -> str:
+        """The operation that produced this node, e.g. ``"+"``; ``""`` for a leaf."""
+        return self._info.op.name
+
+    @property
+    def children(self) -> tuple[Value, ...]:
+        """The operand Values, in operand order (``()`` for a leaf)."""
+        return self._edges[: len(self._edges) // 2]
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """d self / d child for each of ``children``, as floats computed in the forward pass."""
+        return tuple(float(d) for d in self._edges[len(self._edges) // 2 :])
+
+    @property
+    def label(self) -> str:
+        """Free text shown in drawings and error messages."""
+        return self._info.label
+
+    @label.setter
+    def label(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"Value.label: expected str, got {type(text).__name__}")
+        self._info = Tag(self._info.op, text, self._info.scope)
+
+    @property
+    def scope(self) -> Any:
+        """The naming scope this node was created in (see ``autograd.scope``)."""
+        return self._info.scope
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self._edges
+
+    @property
+    def is_constant(self) -> bool:
+        """True for a leaf the engine made from a plain-number operand."""
+        return self._info.op is ops.CONSTANT
+
+    @property
+    def is_parameter(self) -> bool:
+        """True for a leaf that a model learns (made by ``autograd.Parameter``)."""
+        return self._info.op is ops.PARAMETER
+
+    def __repr__(self) -> str:
+        kind = "Parameter" if self.is_parameter else "Value"
+        label = f", label={self.label!r}" if self.label else ""
+        op = f", op={self.op!r}" if self.op else ""
+        return f"{kind}(data={self.data!r}, grad={self.grad!r}{label}{op})"
+
+    def __float__(self) -> float:
+        return self.data
+
+    # --- operations: each records one node (see record, below) -----------------------------
+    def __add__(self, other: Any) -> Value:
+        return record(ops.ADD, self, other if isinstance(other, Value) else constant(other, "+"))
+
+    def __radd__(self, other: Any) -> Value:
+        return record(ops.ADD, value_of(other, "+"), self)
+
+    def __sub__(self, other: Any) -> Value:
+        return record(ops.SUB, self, other if isinstance(other, Value) else constant(other, "-"))
+
+    def __rsub__(self, other: Any) -> Value:
+        return record(ops.SUB, value_of(other, "-"), self)
+
+    def __mul__(self, other: Any) -> Value:
+        return record(ops.MUL, self, other if isinstance(other, Value) else constant(other, "*"))
+
+    def __rmul__(self, other: Any) -> Value:
+        return record(ops.MUL, value_of(other, "*"), self)
+
+    def __truediv__(self, other: Any) -> Value:
+        return record(ops.DIV, self, other if isinstance(other, Value) else constant(other, "/"))
+
+    def __rtruediv__(self, other: Any) -> Value:
+        return record(ops.DIV, value_of(other, "/"), self)
+
+    def __pow__(self, exponent: Any) -> Value:
+        """``x ** 2`` (a number exponent, a constant) or ``x ** y`` (a Value, differentiated too)."""
+        op = ops.POW if isinstance(exponent, Value) and not exponent.is_constant else ops.POW_CONST
+        return record(op, self, value_of(exponent, "**"))
+
+    def __rpow__(self, base: Any) -> Value:
+        return record(ops.POW, value_of(base, "**"), self)
+
+    def __neg__(self) -> Value:
+        return record(ops.NEG, self)
+
+    def __abs__(self) -> Value:
+        return record(ops.ABS, self)
+
+    def exp(self) -> Value:
+        return record(ops.EXP, self)
+
+    def log(self) -> Value:
+        """Natural logarithm: ``log(0) = -inf``, ``log(x < 0) = nan``."""
+        return record(ops.LOG, self)
+
+    def log1p(self) -> Value:
+        """``log(1 + x)``, accurate where ``x`` is tiny (losses use it for confident predictions)."""
+        return record(ops.LOG1P, self)
+
+    def sqrt(self) -> Value:
+        return record(ops.SQRT, self)
+
+    def tanh(self) -> Value:
+        return record(ops.TANH, self)
+
+    def sigmoid(self) -> Value:
+        return record(ops.SIGMOID, self)
+
+    def relu(self) -> Value:
+        """max(0, x); its derivative at 0 is 0, as in PyTorch."""
+        return record(ops.RELU, self)
+
+    # --- comparisons compare the numbers; == and hash stay identity-based -------------------
+    def __lt__(self, other: Any) -> bool:
+        return self.data < value_of(other, "<").data
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= value_of(other, "<=").data
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > value_of(other, ">").data
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= value_of(other, ">=").data
+
+    # --- gradients ---------------------------------------------------------------------------
+    def backward(self, gradient: Any = 1.0, *, create_graph: bool = False) -> None:
+        """Apply the chain rule from this node to every node it depends on.
+
+        Each node's ``.grad`` gets d self / d node (times ``gradient``) added to it, so calling
+        twice without zeroing doubles the gradients, as in PyTorch. Iterative: any depth works.
+        With ``create_graph=True`` the gradients are recorded as graph nodes: afterwards each
+        ``.grad`` is a ``Value`` that can itself be differentiated (``float(x.grad)`` is the
+        number).
+
+        >>> from autograd import Value
+        >>> x = Value(3.0)
+        >>> y = x * x
+        >>> y.backward(); y.backward()
+        >>> x.grad
+        12.0
+        """
+        backward(self, gradient, create_graph=create_graph)
+
+
+def value_of(x: Any, op_name: str) -> Value:
+    """``x`` itself if it is a Value, else a constant leaf holding the number ``x``."""
+    if isinstance(x, Value):
+        return x
+    return constant(x, op_name)
+
+
+def constant(x: Any, op_name: str = "Value") -> Value:
+    """A plain number as a leaf Value marked constant (drawn grey, given no gradient)."""
+    if isinstance(x, Value):
+        return x
+    data = x if type(x) is float else _real(x, f"unsupported operand for '{op_name}'")
+    return _node(data, (), _per_thread.modes.scope.tags[ops.CONSTANT])
+
+
+def Parameter(data: Any, label: str = "") -> Value:  # noqa: N802  (named like torch.nn.Parameter)
+    """A leaf Value that a model learns: ``nn`` makes its weights with it.
+
+    It is an ordinary ``Value`` whose ``is_parameter`` is True (drawn green in drawings).
+
+    >>> from autograd import Parameter
+    >>> w = Parameter(0.5, label="w")
+    >>> w.is_leaf, w.is_parameter, (w * 2).is_parameter
+    (True, True, False)
+    """
+    node = Value(data, label)
+    node._info = Tag(ops.PARAMETER, label, modes().scope) if label else modes().scope.tags[ops.PARAMETER]
+    return node
+
+
+# --- recording: the one place a node is made ----------------------------------------------
+
+def record(op: Op, *operands: Value) -> Value:
+    """The node for table entry ``op`` applied to ``operands`` (Values): its number, and its
+    local derivatives as floats, stored on it for the backward pass."""
+    tags = _per_thread.modes.recording  # (modes(), inlined) None under no_grad or detect_anomaly
+    if tags is None:
+        return _record_in_mode(op, operands)
+    if len(operands) == 2:  # most operations: on Python 3.11 a comprehension costs a call
+        a, b = operands
+        data: Sequence[float] = (a.data, b.data)
+    else:
+        data = [v.data for v in operands]
+    out = op.on_floats(*data)
+    node = Value.__new__(Value)  # (what _node does, written out: this runs for every operation)
+    node.data = out
+    node.grad = 0.0
+    node._edges = operands + op.derivative(FLOATS, out, *data)
+    node._info = tags[op]
+    return node
+
+
+def _node(data: float, edges: tuple, info: Tag) -> Value:
+    """A Value from its four parts (the engine made them: no checks)."""
+    node = Value.__new__(Value)
+    node.data = data
+    node.grad = 0.0
+    node._edges = edges
+    node._info = info
+    return node
+
+
+def _record_in_mode(op: Op, operands: tuple[Value, ...]) -> Value:
+    data = [v.data for v in operands]
+    out = op.on_floats(*data)
+    if modes().anomaly:
+        _check_forward(op, out, operands, data)
+    if not modes().grad_enabled:  # no_grad: the result is a leaf
+        return _node(out, (), modes().scope.tags[ops.LEAF])
+    return _node(out, operands + op.derivative(FLOATS, out, *data), modes().scope.tags[op])
+
+
+def _check_forward(op: Op, out: float, operands: Sequence[Value], data: Sequence[float]) -> None:
+    if out == out and abs(out) != INF:
+        return
+    any_nan = any(d != d for d in data)
+    any_inf = any(abs(d) == INF for d in data)
+    if (out != out and not any_nan) or (out == out and not any_nan and not any_inf):
+        produced = "nan" if out != out else repr(out)
+        inputs = ", ".join(f"{describe(v)}={d!r}" for v, d in zip(operands, data))
+        raise FloatingPointError(
+            f"{op.name} produced {produced} in the forward pass from inputs ({inputs}); "
+            "check the inputs of this operation, or the step size that led to them"
+        )
+
+
+def describe(v: Value) -> str:
+    """A short name for a node in messages: its label, else its operation, else 'leaf'."""
+    if v.label:
+        return v.label
+    if v.op:
+        return f"<{v.op}>"
+    return "constant" if v.is_constant else "leaf"
+
+
+# The namespace of ``create_graph``: the derivative rules run on Values, recording nodes. (The
+# exponent of ``pow_const`` is a constant, or a node computed from constants only.)
+VALUES = SimpleNamespace(
+    div=lambda a, b: value_of(a, "/") / b, pow=lambda a, b: value_of(a, "**") ** b,
+    pow_const=lambda a, b: record(ops.POW_CONST, value_of(a, "**"), value_of(b, "**")),
+    log=lambda a: value_of(a, "log").log(), sign=ops.sign, step=ops.step, where=ops.where, number=float,
+)
+
+
+# --- n-ary nodes --------------------------------------------------------------------------
+
+def _values(items: Iterable[Any], op_name: str) -> tuple[Value, ...]:
+    if isinstance(items, (str, bytes, Value)) or not isinstance(items, Iterable):
+        raise TypeError(f"{op_name}: expected a list of Values or numbers, got {type(items).__name__}")
+    return tuple(value_of(v, op_name) for v in items)
+
+
+def sum(values: Iterable[Any], start: Any = 0.0) -> Value:  # noqa: A001  (autograd.sum, like torch.sum)
+    """One n-ary node equal to ``start + sum(values)``: one node instead of a chain of ``+``.
+
+    >>> import autograd
+    >>> from autograd import Value
+    >>> s = autograd.sum([Value(1.0), Value(2.0), 3.0])
+    >>> s.data, s.op, len(s.children)
+    (6.0, 'sum', 3)
+    """
+    operands = _values(values, "sum")
+    if isinstance(start, Value) or _real(start, "sum(start=...)") != 0:
+        operands += (value_of(start, "sum"),)
+    return record(ops.SUM, *operands) if operands else constant(0.0)
+
+
+def dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Value:
+    """One n-ary node equal to ``sum(w * x for w, x in zip(ws, xs)) + bias``.
+
+    Its operands are the ``ws``, then the ``xs``, then the bias (when given). A neuron is one
+    ``dot`` node plus its activation.
+
+    >>> from autograd import Value, dot
+    >>> y = dot([Value(2.0), Value(-1.0)], [3.0, 4.0], bias=Value(0.5))
+    >>> y.data, y.op
+    (2.5, 'dot')
+    """
+    ws, xs = _values(ws, "dot"), _values(xs, "dot")
+    if len(ws) != len(xs) or not ws:
+        raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs; pass non-empty lists of equal length")
+    return record(ops.DOT, *ws, *xs, *(() if bias is None else (value_of(bias, "dot"),)))
+
+
+def dot_unchecked(ws: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value:
+    """``dot(ws, xs, bias)`` without its checks, for callers that made sure that ``ws`` and
+    ``xs`` are equally long lists of Values and ``bias`` a Value (an ``nn.Layer`` checks its
+    inputs once for all its neurons). Anything else gives wrong results or odd errors.
+
+    >>> from autograd import Value, dot_unchecked
+    >>> dot_unchecked([Value(2.0)], [Value(3.0)], Value(1.0)).data
+    7.0
+    """
+    return record(ops.DOT, *ws, *xs, bias)
+
+
+# --- backward: the chain rule ---------------------------------------------------------------
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, each after all of its operands, ``root`` last.
+
+    Iterative depth-first search, so a graph of any depth works (no recursion limit). A node
+    is pushed, then a ``None`` marker, then its operands: when the marker comes back off the
+    stack, everything below the node is placed, and the node follows it.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order: expected a Value, got {type(root).__name__}")
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[Value | None] = [root]
+    while stack:
+        node = stack.pop()
+        if node is None:  # the marker: the node under it is complete
+            order.append(stack.pop())  # type: ignore[arg-type]
+        elif node not in seen:
+            seen.add(node)
+            edges = node._edges
+            if edges:
+                stack += (node, None)
+                stack.extend(edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
+            else:  # a leaf has nothing below it: it is placed at once
+                order.append(node)
+    return order
+
+
+def _chain_rule(order: list[Value]) -> None:
+    """The chain rule on floats, in each node's ``.grad``: from the output back (reverse
+    topological order, so a node's gradient is complete before it is passed on), each node
+    adds ``local * its gradient`` into each operand's gradient. The edges of one- and
+    two-operand nodes (most nodes) are unpacked directly: this is the engine's hottest loop."""
+    for node in reversed(order):
+        edges = node._edges
+        n = len(edges)
+        if n == 2:  # one operand: neg, exp, log, tanh, relu, ...
+            a, da = edges
+            a.grad += da * node.grad
+        elif n == 4:  # two operands: + - * / **
+            g = node.grad
+            a, b, da, db = edges
+            a.grad += da * g
+            b.grad += db * g
+        elif n:  # n operands: sum, dot
+            g = node.grad
+            half = n >> 1
+            for child, local in zip(edges[:half], edges[half:]):
+                child.grad += local * g
+
+
+def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Iterator[tuple[Value, Any]]:
+    """The chain rule written out in full, for everything but plain ``backward()``: the
+    gradients kept in a dict (so no ``.grad`` is touched), the local derivatives recomputed
+    as Values from the table's rules when ``create_graph`` (so the gradients are a graph),
+    every contribution checked under ``detect_anomaly``. Yields ``(node, its gradient)`` for
+    each node, in order, after it has passed its gradient on; the leaves come last."""
+    grads: dict[Value, Any] = {order[-1]: seed}
+    check = modes().anomaly
+    for node in reversed(order):
+        edges = node._edges
+        if not edges:
+            continue
+        g = grads[node]  # (every node in the order is reached: it has a gradient by now)
+        half = len(edges) >> 1
+        operands = edges[:half]
+        locals_ = node._info.op.derivative(VALUES, node, *operands) if create_graph else edges[half:]
+        for child, local in zip(operands, locals_):
+            before = grads.get(child)
+            contribution = local * g
+            grads[child] = total = contribution if before is None else before + contribution
+            if check and _is_bad(total) and not (_is_bad(g) or _is_bad(before or 0.0)):
+                _raise_backward(node, child, local, g, contribution, before)
+        yield node, g
+    for node in order:
+        if not node._edges:
+            yield node, grads[node]
+
+
+def _is_bad(x: Any) -> bool:
+    x = float(x)
+    return x != x or abs(x) == INF
+
+
+def _raise_backward(node: Value, child: Value, local: Any, g: Any, contribution: Any, before: Any) -> None:
+    operands = ", ".join(f"{describe(c)}={c.data!r}" for c in node.children)
+    what = (f"produced {float(contribution)!r} for operand {describe(child)}: local derivative {float(local)!r} "
+            f"times incoming gradient {float(g)!r}")
+    if not _is_bad(contribution):
+        what = (f"made the gradient of operand {describe(child)} overflow: {float(before)!r} + "
+                f"{float(contribution)!r} (local derivative {float(local)!r} times incoming gradient {float(g)!r})")
+    raise FloatingPointError(f"backward of {node.op} (node {describe(node)}) {what}; inputs ({operands})")
+
+
+def _seed(gradient: Any, create_graph: bool) -> Any:
+    if isinstance(gradient, Value):
+        return gradient if create_graph else gradient.data
+    g = _real(gradient, "backward(gradient=...)")
+    return constant(g, "backward") if create_graph else g
+
+
+def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) -> None:
+    """Add d root / d node (times ``gradient``) into every node's ``.grad``; see Value.backward."""
+    seed = _seed(gradient, create_graph)
+    with gc_paused():
+        order = topological_order(root)
+        if create_graph or modes().anomaly:
+            for node, g in list(_traced_chain_rule(order, seed, create_graph)):
+                node.grad = g if node.grad == 0.0 else node.grad + g  # (a Value never == 0.0: identity)
+            return
+        # The float pass accumulates in .grad directly. Leaves only receive, so they simply add
+        # this pass to what they hold; an inner node that already holds a gradient (backward
+        # called again on the same graph) must pass on only this pass's: set it aside meanwhile.
+        held = {node: node.grad for node in order if node._edges and node.grad}
+        for node in held:
+            node.grad = 0.0
+        root.grad += seed
+        _chain_rule(order)
+        for node, g in held.items():
+            node.grad += g
+
+
+def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool = False) -> list[Any]:
+    """d output / d input for each input, leaving every ``.grad`` untouched.
+
+    An input that ``output`` does not depend on gets ``0.0``. With ``create_graph=True`` the
+    results are Values that can be differentiated again:
+
+    >>> from autograd import Value, grad
+    >>> x = Value(2.0)
+    >>> y = x ** 3
+    >>> dy, = grad(y, [x], create_graph=True)     # 3x^2
+    >>> d2y, = grad(dy, [x])                       # 6x
+    >>> float(dy), d2y
+    (12.0, 12.0)
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    inputs = [inputs] if isinstance(inputs, Value) else list(inputs)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
+    with gc_paused():
+        found = dict(_traced_chain_rule(topological_order(output), _seed(1.0, create_graph), create_graph))
+    zero: Any = constant(0.0, "grad") if create_graph else 0.0
+    return [found.get(x, zero) for x in inputs]
+
+
+class Step(NamedTuple):
+    """One step of the backward pass: ``node`` passes its complete gradient on to its operands."""
+
+    node: Value
+    grad: float  # d root / d node, complete at this step
+    contributions: tuple[tuple[Value, float, float], ...]  # (operand, local derivative, local * grad)
+
+
+def backward_steps(root: Value, gradient: Any = 1.0) -> Iterator[Step]:
+    """The backward pass one node at a time, in ``backward()``'s order, touching no ``.grad``.
+
+    Adding up each step's contributions per operand gives exactly ``backward()``'s gradients.
+
+    >>> from autograd import Value, backward_steps
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> [(s.node.op, s.grad, [c for _, _, c in s.contributions]) for s in backward_steps(a * b + a)]
+    [('+', 1.0, [1.0, 1.0]), ('*', 1.0, [-3.0, 2.0])]
+    """
+    seed = _seed(gradient, False)
+    for node, g in _traced_chain_rule(topological_order(root), seed, False):
+        edges = node._edges
+        half = len(edges) >> 1
+        if half:
+            yield Step(node, g, tuple((c, float(d), d * g) for c, d in zip(edges[:half], edges[half:])))
+
+
+def zero_grad(values: Iterable[Value]) -> None:
+    """Set ``.grad`` of each Value back to ``0.0``."""
+    for v in values:
+        v.grad = 0.0
