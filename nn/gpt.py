@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import autograd
@@ -71,12 +71,6 @@ class Embedding(Module):
         self.dim = _check_size(dim, "Embedding(dim)")
         self.std = float(std)
         self.weight = [[Parameter(random.gauss(0.0, std), label=f"e{i}.{j}") for j in range(dim)] for i in range(num)]
-
-    def named_children(self) -> Iterator[tuple[str, Any]]:
-        # a nested list (a row per index), named as PyTorch names weight[i, j]
-        for i, row in enumerate(self.weight):
-            for j, p in enumerate(row):
-                yield f"weight.{i}.{j}", p
 
     def forward(self, index: Any) -> list[Value]:
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
