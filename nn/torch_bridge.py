@@ -22,7 +22,8 @@ GPT blocks                ``nn.torch_modules.AttentionHead``, ``CausalSelfAttent
 ``Sequential`` they became, which compute the same numbers. A list of n Values is a tensor of
 shape ``(n,)`` and a sequence of T positions one of shape ``(T, n)``; outputs agree to 1e-12.
 
->>> import random, torch, nn
+>>> import pytest; torch = pytest.importorskip("torch")  # PyTorch is optional: skipped without it
+>>> import random, nn
 >>> random.seed(0)
 >>> net = nn.Sequential(nn.Layer(2, 3), nn.Tanh(), nn.Layer(3, 1))
 >>> twin = nn.to_torch(net)
@@ -67,7 +68,8 @@ def to_torch(module: Module) -> Any:
     two train independently). Raises ``TypeError`` for a module it has no equivalent for,
     and ``ImportError`` saying how to install PyTorch when it is missing.
 
-    >>> import random, torch, nn
+    >>> import pytest; torch = pytest.importorskip("torch")  # PyTorch is optional: skipped without it
+    >>> import random, nn
     >>> random.seed(0)
     >>> layer = nn.Layer(3, 2, activation="relu")
     >>> nn.to_torch(layer)[0].weight.dtype
@@ -89,7 +91,8 @@ def from_torch(module: Any) -> Module:
     Parameters, for the structures ``to_torch`` makes (see the table above). Anything else is a
     ``TypeError`` naming the part it cannot read.
 
-    >>> import torch, nn
+    >>> import pytest; torch = pytest.importorskip("torch")  # PyTorch is optional: skipped without it
+    >>> import nn
     >>> torch.manual_seed(0) and None
     >>> back = nn.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Sigmoid()))
     >>> back

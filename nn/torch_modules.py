@@ -7,7 +7,7 @@ The standard parts map to PyTorch's own modules (``nn.Layer`` → ``torch.nn.Lin
 gain, ``nn.MLP`` → ``torch.nn.Sequential``). This module is imported only by the bridge, so
 ``import nn`` never loads PyTorch; without PyTorch it imports but its classes cannot be built.
 
->>> import torch
+>>> import pytest; torch = pytest.importorskip("torch")  # PyTorch is optional: skipped without it
 >>> from nn import torch_modules
 >>> model = torch_modules.GPT(vocab_size=27, block_size=16, n_embd=16, n_head=4, n_layer=1).double()
 >>> model(torch.tensor([26, 4, 12])).shape                     # a score per token, per position
