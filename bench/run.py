@@ -390,6 +390,11 @@ def main() -> None:
     else:
         add("5. digits epoch", "-", "PyTorch not installed", "-")
 
+    from bench.gpt_bench import gpt_rows  # the capstone GPT against its pure-Python peer
+
+    for row in gpt_rows(max(rounds // 2, 1) if not args.quick else 1, args.quick):
+        add(*row)
+
     header = (f"# Benchmark results\n\nMeasured by `make bench` (`bench/run.py`, {rounds} alternating rounds, medians) "
               f"on {cpu_name()}, Python {platform.python_version()}"
               f"{', PyTorch ' + torch.__version__ if torch is not None else ''}. Ratios are medians of round-by-round "

@@ -18,13 +18,16 @@ from autograd import Parameter
 
 from . import data, optim
 from .files import load, save
+from .gpt import GPT, AttentionHead, Block, CausalSelfAttention, Embedding, RMSNorm
 from .layers import MLP, Layer, Neuron, ReLU, Sequential, Sigmoid, Tanh, softmax
 from .losses import BCELoss, CrossEntropyLoss, HingeLoss, Loss, MSELoss
 from .module import Module
+from .torch_bridge import from_torch, to_torch
 from .train import History, fit
 
 __all__ = [
     "Module", "Parameter", "Neuron", "Layer", "Sigmoid", "Tanh", "ReLU", "Sequential", "MLP", "softmax",
     "Loss", "MSELoss", "BCELoss", "CrossEntropyLoss", "HingeLoss", "optim", "fit", "History", "data",
-    "save", "load",
+    "save", "load", "Embedding", "RMSNorm", "AttentionHead", "CausalSelfAttention", "Block", "GPT",
+    "to_torch", "from_torch",
 ]

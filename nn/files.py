@@ -27,7 +27,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from . import layers
+from . import gpt, layers
 from .module import Module
 
 FORMAT = "chainrule-model"
@@ -37,7 +37,8 @@ NAN_BITS = struct.unpack("<Q", struct.pack("<d", math.nan))[0]
 # the classes a file may name: nothing else is ever built from a file
 MODULES: dict[str, type[Module]] = {
     cls.__name__: cls
-    for cls in (layers.Neuron, layers.Layer, layers.Sigmoid, layers.Tanh, layers.ReLU, layers.Sequential, layers.MLP)
+    for cls in (layers.Neuron, layers.Layer, layers.Sigmoid, layers.Tanh, layers.ReLU, layers.Sequential, layers.MLP,
+                gpt.Embedding, gpt.RMSNorm, gpt.AttentionHead, gpt.CausalSelfAttention, gpt.Block, gpt.GPT)
 }
 
 _ARGUMENTS = {name: [a for a in inspect.signature(cls).parameters if a != "modules"] for name, cls in MODULES.items()}

@@ -23,7 +23,8 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
-PUBLIC = {"autograd", "nn", "nn.optim", "nn.data", "random", "math", "matplotlib.pyplot", "IPython.display", "torch"}
+PUBLIC = {"autograd", "nn", "nn.optim", "nn.data", "random", "math", "time", "matplotlib.pyplot", "IPython.display",
+          "torch"}
 
 
 def test_notebooks_are_numbered_from_0_without_gaps():

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from .text import CharTokenizer, names, names_split  # noqa: F401  (public: nn.data.names, ...)
+
 ANIMAL_CLASSES = ("cat", "dog")
 
 

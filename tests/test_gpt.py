@@ -1,0 +1,288 @@
+"""The capstone GPT: its data, its blocks against hand-derived formulas and finite differences,
+and the whole model's training run against an independently written PyTorch model."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+
+import pytest
+from conftest import central_difference, needs_torch, same, torch
+
+import autograd
+import nn
+from autograd import no_grad
+from nn import data, optim
+
+# SHA-256 of the source list (names.txt, one name per line, no final newline): see nn/data/README.md
+NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
+
+
+def tiny_gpt(seed=0, **sizes):
+    random.seed(seed)
+    return nn.GPT(**{"vocab_size": 5, "block_size": 4, "n_embd": 4, "n_head": 2, "n_layer": 1, **sizes})
+
+
+TOKENIZER = data.CharTokenizer()
+
+
+def framed(name):
+    return [TOKENIZER.boundary_id, *TOKENIZER.encode(name), TOKENIZER.boundary_id]
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def test_names_are_the_shipped_list_in_file_order():
+    names = data.names()
+    assert len(names) == 32_033
+    assert hashlib.sha256("\n".join(names).encode("ascii")).hexdigest() == NAMES_SHA256
+    assert names[:3] == ["emma", "olivia", "ava"] and names[-1] == "zzyzx"
+    assert all(n.isalpha() and n.islower() and n.isascii() for n in names)
+
+
+def test_names_split_is_a_seeded_partition():
+    train, val = data.names_split(val_fraction=0.1, seed=0)
+    assert len(val) == round(32_033 * 0.1) and len(train) + len(val) == 32_033
+    assert sorted(train + val) == sorted(data.names())        # every name once, none invented
+    assert (train, val) == data.names_split(val_fraction=0.1, seed=0)
+    assert val != data.names_split(val_fraction=0.1, seed=1)[1]
+    assert val != data.names()[-len(val):]                    # shuffled, not the file's tail
+    for bad in (0, 1, 1.5, "0.1", True):
+        with pytest.raises(ValueError, match="val_fraction"):
+            data.names_split(val_fraction=bad)
+
+
+def test_tokenizer_letters_and_one_boundary_token():
+    tok = data.CharTokenizer()
+    assert tok.vocab_size == 27 and tok.boundary_id == 26
+    assert tok.encode("abz") == [0, 1, 25]
+    assert tok.decode([26, 0, 1, 25, 26]) == ".abz."
+    for name in data.names()[:500]:
+        assert tok.decode(tok.encode(name)) == name
+    with pytest.raises(ValueError, match="'A'.*not in the alphabet"):
+        tok.encode("Ava")
+    with pytest.raises(TypeError, match="string"):
+        tok.encode(["a"])
+    with pytest.raises(ValueError, match="not a token id"):
+        tok.decode([27])
+    with pytest.raises(ValueError, match="boundary"):
+        data.CharTokenizer(boundary="a")
+
+
+# --- blocks ----------------------------------------------------------------------------------
+
+def test_rmsnorm_is_x_over_root_mean_square():
+    x = [0.5, -2.0, 3.0, 0.25]
+    rms = math.sqrt(sum(v * v for v in x) / len(x) + 1e-5)
+    assert [v.data for v in nn.RMSNorm(4)(x)] == pytest.approx([v / rms for v in x], rel=1e-14)
+    for i in range(4):  # each output against central differences of the formula
+        assert autograd.gradcheck(lambda *xs, i=i: nn.RMSNorm(4)(list(xs))[i], x)
+    with pytest.raises(ValueError, match="n_embd=4"):
+        nn.RMSNorm(4)([1.0, 2.0])
+
+
+def test_embedding_rows_are_parameters_named_like_pytorch():
+    random.seed(0)
+    emb = nn.Embedding(3, 2)
+    assert [v.data for v in emb(2)] == [p.data for p in emb.weight[2]]
+    assert all(v.is_parameter for v in emb(1))
+    assert [n for n, _ in emb.named_parameters()] == [f"weight.{i}.{j}" for i in range(3) for j in range(2)]
+    with pytest.raises(IndexError, match="0 to 2"):
+        emb(3)
+    with pytest.raises(TypeError, match="whole-number index"):
+        emb(1.0)
+
+
+def test_attention_head_is_causal_and_its_weights_sum_to_one():
+    random.seed(0)
+    head = nn.AttentionHead(n_embd=3, head_size=2)
+    xs = [[random.gauss(0, 1) for _ in range(3)] for _ in range(4)]
+    out = head(xs)
+    pattern = head.pattern
+    assert pattern[0] == [1.0] and [len(row) for row in pattern] == [1, 2, 3, 4]
+    assert all(math.isclose(sum(row), 1.0, rel_tol=1e-14) for row in pattern)
+    # a later position changes nothing before it
+    changed = [row[:] for row in xs]
+    changed[3] = [5.0, -5.0, 5.0]
+    again = head(changed)
+    assert [[v.data for v in row] for row in again[:3]] == [[v.data for v in row] for row in out[:3]]
+    assert [v.data for v in again[3]] != [v.data for v in out[3]]
+
+
+def test_attention_output_is_the_softmax_weighted_sum_of_values():
+    random.seed(1)
+    head = nn.AttentionHead(n_embd=2, head_size=2)
+    xs = [[0.3, -1.2], [0.8, 0.5]]
+    out = head(xs)
+
+    def linear(layer, x):
+        return [sum(w.data * xi for w, xi in zip(n.w, x)) + n.b.data for n in layer.neurons]
+
+    q, ks, vs = linear(head.query, xs[1]), [linear(head.key, x) for x in xs], [linear(head.value, x) for x in xs]
+    scores = [sum(a * b for a, b in zip(q, k)) / math.sqrt(2) for k in ks]
+    weights = [math.exp(s) / sum(math.exp(t) for t in scores) for s in scores]
+    expected = [sum(w * v[j] for w, v in zip(weights, vs)) for j in range(2)]
+    assert [v.data for v in out[1]] == pytest.approx(expected, rel=1e-13)
+    assert head.pattern[1] == pytest.approx(weights, rel=1e-13)
+
+
+def test_gpt_gradients_match_central_differences():
+    model = tiny_gpt()
+    tokens, targets = [4, 0, 2, 1], [0, 2, 1, 4]
+    loss_fn = nn.CrossEntropyLoss()
+    model.zero_grad()
+    loss_fn(model(tokens), targets).backward()
+    params = model.parameters()
+    start = [p.data for p in params]
+
+    def loss_at(point):
+        for p, x in zip(params, point):
+            p.data = x
+        with no_grad():
+            return loss_fn(model(tokens), targets).data
+
+    for i in range(len(params)):
+        numeric = central_difference(loss_at, start, i)
+        assert same(params[i].grad, numeric, rel=1e-5, abs_=1e-8), (model.named_parameters()[i][0], params[i].grad, numeric)
+
+
+def test_gpt_parameter_count_names_and_model_files(tmp_path):
+    model = tiny_gpt()
+    names = [n for n, _ in model.named_parameters()]
+    v, b, c, h = 5, 4, 4, 2  # every weight of the design counted by hand: embeddings, 3 per head, proj, MLP, head
+    assert len(names) == len(set(names)) == v * c + b * c + h * 3 * (c * (c // h) + c // h) + (c * c + c) \
+        + (c * 4 * c + 4 * c) + (4 * c * c + c) + (c * v + v)
+    assert names[0] == "token_embedding.weight.0.0"
+    assert "blocks.0.attention.heads.1.query.neurons.0.w.3" in names
+    nn.save(model, tmp_path / "gpt.json")
+    loaded = nn.load(tmp_path / "gpt.json")
+    assert type(loaded) is nn.GPT and loaded.state_dict() == model.state_dict()
+    assert [v.data for v in loaded([4, 1])[1]] == [v.data for v in model([4, 1])[1]]
+
+
+def test_gpt_rejects_bad_sequences_with_clear_errors():
+    model = tiny_gpt()
+    with pytest.raises(ValueError, match="block_size=4"):
+        model([0, 1, 2, 3, 4])
+    with pytest.raises(ValueError, match="not a token id"):
+        model([0, 5])
+    with pytest.raises(TypeError, match="list of token ids"):
+        model([])
+    with pytest.raises(ValueError, match="multiple of n_head"):
+        nn.GPT(n_embd=6, n_head=4)
+
+
+def test_generate_samples_from_the_softmax_and_stops_at_the_boundary():
+    model = tiny_gpt()
+    lm = model.lm_head
+    for neuron in lm.neurons:  # make token 1 overwhelmingly likely everywhere, then the boundary 4
+        for w in neuron.w:
+            w.data = 0.0
+    lm.neurons[1].b.data = 50.0
+    assert model.generate(4, rng=random.Random(0)) == [1, 1, 1, 1]   # stops at block_size
+    lm.neurons[4].b.data = 100.0
+    assert model.generate(4, rng=random.Random(0)) == []             # the boundary first: an empty name
+    lm.neurons[4].b.data = lm.neurons[1].b.data = 0.0                # uniform: a seeded rng decides
+    assert model.generate(4, rng=random.Random(3)) == model.generate(4, rng=random.Random(3))
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(4, temperature=0)
+
+
+def test_one_attention_head_draws_collapsed_to_modules():
+    pytest.importorskip("graphviz")
+    model = tiny_gpt()
+    head = model.blocks[0].attention.heads[0]
+    with no_grad():
+        xs = [[v.data for v in x] for x in [model.token_embedding(4), model.token_embedding(0)]]
+    root = head(xs)[-1][0]
+    source = autograd.draw(root, depth=1).source
+    assert 'label="Head 1"' in source
+    for box in ("Query", "Key", "Value"):
+        assert box in source
+    assert "Neuron" not in source   # the layers' neurons are collapsed into the layer boxes
+
+
+# --- the oracle: the same training run in PyTorch -------------------------------------------
+
+def torch_gpt_from(model):
+    """The model's weights as PyTorch tensors for an independently written forward pass:
+    the heads' query, key and value weights stacked into one matrix each (as GPT-2 stores them)."""
+
+    def matrix(layer):
+        return (torch.tensor([[w.data for w in n.w] for n in layer.neurons], requires_grad=True),
+                torch.tensor([n.b.data for n in layer.neurons], requires_grad=True))
+
+    def stacked(heads, part):
+        ws, bs = zip(*(matrix(getattr(h, part)) for h in heads))
+        return torch.cat(ws).detach().requires_grad_(), torch.cat(bs).detach().requires_grad_()
+
+    block = model.blocks[0]
+    heads = block.attention.heads
+    return {
+        "wte": torch.tensor([[p.data for p in row] for row in model.token_embedding.weight], requires_grad=True),
+        "wpe": torch.tensor([[p.data for p in row] for row in model.position_embedding.weight], requires_grad=True),
+        "q": stacked(heads, "query"), "k": stacked(heads, "key"), "v": stacked(heads, "value"),
+        "proj": matrix(block.attention.proj), "fc1": matrix(block.mlp.layers[0]), "fc2": matrix(block.mlp.layers[1]),
+        "head": matrix(model.lm_head),
+    }
+
+
+def torch_gpt_loss(w, tokens, targets, n_head):
+    F = torch.nn.functional
+
+    def rmsnorm(x):
+        return x / torch.sqrt((x * x).mean(-1, keepdim=True) + 1e-5)
+
+    def linear(x, wb):
+        return x @ wb[0].T + wb[1]
+
+    T, C = len(tokens), w["wte"].shape[1]
+    hs = C // n_head
+    x = rmsnorm(w["wte"][torch.tensor(tokens)] + w["wpe"][:T])
+    h = rmsnorm(x)
+    q, k, v = (linear(h, w[n]).view(T, n_head, hs).transpose(0, 1) for n in ("q", "k", "v"))
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(hs)
+    scores = scores.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
+    y = (F.softmax(scores, dim=-1) @ v).transpose(0, 1).reshape(T, C)
+    x = x + linear(y, w["proj"])
+    x = x + linear(F.relu(linear(rmsnorm(x), w["fc1"])), w["fc2"])
+    return F.cross_entropy(linear(x, w["head"]), torch.tensor(targets))
+
+
+@needs_torch
+@pytest.mark.slow
+def test_fifty_training_steps_give_pytorchs_losses():
+    """The reference run's model and optimiser, 50 names in order: each step's loss (and the
+    first step's gradients) equal an independent PyTorch float64 implementation's."""
+    random.seed(0)
+    model = nn.GPT(vocab_size=27, block_size=16, n_embd=16, n_head=4, n_layer=1)
+    weights = torch_gpt_from(model)
+    tensors = [t for value in weights.values() for t in (value if isinstance(value, tuple) else (value,))]
+    betas, steps = (0.85, 0.99), 50
+    opt = optim.Adam(model.parameters(), lr=0.01, betas=betas, eps=1e-8)
+    topt = torch.optim.Adam(tensors, lr=0.01, betas=betas, eps=1e-8)
+    loss_fn = nn.CrossEntropyLoss()
+    train, _ = data.names_split(seed=0)
+    for step, name in enumerate(train[:steps]):
+        tokens = framed(name)
+        loss = loss_fn(model(tokens[:-1]), tokens[1:])
+        opt.zero_grad()
+        loss.backward()
+        tloss = torch_gpt_loss(weights, tokens[:-1], tokens[1:], n_head=4)
+        topt.zero_grad()
+        tloss.backward()
+        assert same(loss.data, tloss.item(), rel=1e-9), (step, name, loss.data, tloss.item())
+        if step == 0:
+            lm = model.lm_head.neurons
+            assert all(same(n.w[i].grad, weights["head"][0].grad[j, i].item(), rel=1e-9, abs_=1e-12)
+                       for j, n in enumerate(lm) for i in range(16))
+            row = model.token_embedding.weight[tokens[0]]
+            assert all(same(p.grad, weights["wte"].grad[tokens[0], i].item(), rel=1e-9, abs_=1e-12)
+                       for i, p in enumerate(row))
+        lr = 0.01 * (1 - step / steps)  # linear decay, set on both each step
+        opt.lr = lr
+        for group in topt.param_groups:
+            group["lr"] = lr
+        opt.step()
+        topt.step()
