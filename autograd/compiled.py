@@ -159,9 +159,9 @@ class Group(NamedTuple):
     operands: Any  # (k, arity) slots of their operands
     gather: Any  # how to read them, arity-major: a slice when they are consecutive slots, else operands.T
     exponent: float | None  # for x ** c: the constant c, shared by the group
-    matmul: tuple | None  # batch mode: weight slots (k, n), input slots (n,), bias slots (k,) or None, distinct
+    matmul: tuple[Any, ...] | None  # batch mode: weight slots (k, n), input slots (n,), bias slots (k,) or None, distinct
     distinct: bool  # no slot appears twice among the operands: gradients add with a plain +=
-    cache: dict  # the local derivatives, when the rule gives numbers that do not depend on the operands
+    cache: dict[Any, Any]  # the local derivatives, when the rule gives numbers that do not depend on the operands
 
 
 class Trace(NamedTuple):
@@ -214,7 +214,7 @@ class Program:
 
     def _groups(self, order: list[Value], slot: dict[Value, int], params: set[Value]) -> list[Group]:
         level: dict[Value, int] = {}
-        buckets: dict[tuple, list[Value]] = {}
+        buckets: dict[tuple[Any, ...], list[Value]] = {}
         for v in order:
             edges = v._edges
             if not edges:
@@ -239,7 +239,7 @@ class Program:
         return groups
 
     @staticmethod
-    def _matmul(nodes: list[Value], arity: int, slot: dict[Value, int], params: set[Value]) -> tuple | None:
+    def _matmul(nodes: list[Value], arity: int, slot: dict[Value, int], params: set[Value]) -> tuple[Any, ...] | None:
         """dot nodes whose weights (and bias) are parameters and whose inputs are one shared
         list: in batch mode, one matrix product ``W @ X + b`` over all samples."""
         n = arity // 2
@@ -340,7 +340,7 @@ def _gather(operands: Any) -> Any:
 
 
 def _distinct(slots: Any) -> bool:
-    return len(np.unique(slots)) == slots.size
+    return bool(len(np.unique(slots)) == slots.size)
 
 
 def add_at(target: Any, slots: Any, values: Any, distinct: bool) -> None:
@@ -370,7 +370,7 @@ def same_numbers(xs: Sequence[float], ys: Sequence[float]) -> bool:
     return len(xs) == len(ys) and all(x == y or (x != x and y != y) for x, y in zip(xs, ys))
 
 
-def fingerprint(trace: Trace, params: list[Value]) -> tuple:
+def fingerprint(trace: Trace, params: list[Value]) -> tuple[Any, ...]:
     """The structure of a traced graph: each node's operation and operand positions, and which
     leaves are parameters, inputs or other leaves. Two traces with equal fingerprints, whose
     other leaves hold equal numbers, give the same program."""

@@ -149,7 +149,7 @@ def step(y: Any) -> float:
 def dot(*operands: float) -> float:
     """``w · x (+ bias)`` of the operands w1..wn, x1..xn and maybe a bias."""
     n = len(operands) // 2
-    total = sum(map(mul, operands[:n], operands[n : 2 * n]))  # the products stay in C: neurons are hot
+    total: float = sum(map(mul, operands[:n], operands[n : 2 * n]))  # the products stay in C: neurons are hot
     return total + operands[-1] if len(operands) % 2 else total
 
 
@@ -176,7 +176,7 @@ class Op:
 
     __slots__ = ("key", "name", "derivative", "on_floats")
 
-    def __init__(self, key: str, name: str, derivative: Callable[..., tuple]):
+    def __init__(self, key: str, name: str, derivative: Callable[..., tuple[Any, ...]]):
         self.key = key
         self.name = name
         self.derivative = derivative

@@ -72,9 +72,9 @@ class Layout:
         for v in self.order:
             for c in v.children:
                 self.consumers.setdefault(c, []).append(v)
-        self.keys: dict[tuple, str] = {}  # chain of scopes -> cluster name, by first appearance
-        self.names: dict[tuple, str] = {}
-        self.group: dict[Value, tuple] = {}
+        self.keys: dict[tuple[Any, ...], str] = {}  # chain of scopes -> cluster name, by first appearance
+        self.names: dict[tuple[Any, ...], str] = {}
+        self.group: dict[Value, tuple[Any, ...]] = {}
         # operation nodes first, so clusters are numbered in the order the modules ran
         for v in [v for v in self.order if not v.is_leaf] + [v for v in self.order if v.is_leaf]:
             home = v
@@ -87,7 +87,7 @@ class Layout:
                     self.names[path[:k]] = path[k - 1].name
             self.group[v] = path
 
-    def box(self, v: Value) -> tuple | None:
+    def box(self, v: Value) -> tuple[Any, ...] | None:
         """The module box ``v`` is collapsed into, or None if it is drawn inside its cluster."""
         key = self.group[v]
         if self.depth is None or len(key) <= self.depth:
@@ -194,14 +194,14 @@ def dot_source(
     shown = grads if grads is not None else {v: v.grad for v in layout.order}
     drawn = layout.drawn()
     biggest = max((abs(float(g)) for v, g in shown.items() if not v.is_constant), default=0.0) or 1.0
-    clusters: dict[tuple, list[str]] = {}
+    clusters: dict[tuple[Any, ...], list[str]] = {}
 
-    def place(key: tuple, name: str, attrs: dict[str, str]) -> None:
+    def place(key: tuple[Any, ...], name: str, attrs: dict[str, str]) -> None:
         if sizes and name in sizes:
             attrs = {**attrs, "width": f"{sizes[name][0]:.3f}", "height": f"{sizes[name][1]:.3f}", "fixedsize": "true"}
         clusters.setdefault(key, []).append(node_line(name, attrs))
 
-    boxes: dict[tuple, int] = {}
+    boxes: dict[tuple[Any, ...], int] = {}
     for v in layout.order:
         box = layout.box(v)
         if box is not None:
@@ -268,14 +268,14 @@ def dot_source(
     return "".join(lines)
 
 
-def _emit_clusters(lines: list[str], clusters: dict[tuple, list[str]], layout: Layout, flip: bool) -> None:
+def _emit_clusters(lines: list[str], clusters: dict[tuple[Any, ...], list[str]], layout: Layout, flip: bool) -> None:
     """Write the nested clusters, outermost first. With ``mclimit`` low, Graphviz keeps the
     order it is given (instead of reordering "Neuron 3, 2, 1" to save a crossing); left to
     right it stacks that order bottom up, so ``flip`` writes it reversed: first on top."""
-    children: dict[tuple, list[tuple]] = {}
+    children: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
     for key in layout.keys:
         children.setdefault(key[:-1], []).append(key)
-    stack: list[tuple[tuple, int]] = [((), 0)]
+    stack: list[tuple[tuple[Any, ...], int]] = [((), 0)]
     while stack:  # iterative: scopes may nest deeply
         key, state = stack.pop()
         indent = "\t" * (len(key) + 1)
@@ -299,7 +299,7 @@ except ImportError:  # without it drawings still give their DOT text and render 
     _Base = object
 
 
-class Drawing(_Base):
+class Drawing(_Base):  # type: ignore[misc,unused-ignore]  # graphviz.Digraph (untyped) or object
     """A drawing: a ``graphviz.Digraph`` (when the graphviz package is installed) that shows
     inline in Jupyter (SVG) and renders to files with the Graphviz program found here.
 
