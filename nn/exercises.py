@@ -154,10 +154,8 @@ def check_half_mse(half_mse: Callable[[Sequence[float], Sequence[float]], float]
 
 # notebook 3 ---------------------------------------------------------------------------------
 
-def check_bias_gradients(grad_b1: Callable[[list[float], list[float], float], list[float]]) -> None:
-    """``grad_b1(S, W2, error)``: ∂ℓ/∂b1[j] for every hidden unit of L1 → sigmoid → L2 → ½(ŷ−y)²,
-    given the sigmoid outputs S, L2's weights W2 and the error ŷ − y. Checked against
-    ``backward()`` on a network the check builds."""
+def _seed_network() -> tuple[Any, Any, list[float], float]:
+    """Notebook 3's network with its loss's gradients in every ``.grad``: (L1, L2, S, error)."""
     import nn
 
     rng_state = random.getstate()
@@ -171,11 +169,31 @@ def check_bias_gradients(grad_b1: Callable[[list[float], list[float], float], li
     prediction = net(x)
     out = prediction[0] if isinstance(prediction, list) else prediction
     nn.MSELoss(half=True)([out], [target]).backward()
-    expected = [n.b.grad for n in l1.neurons]
-    got, error = _call(grad_b1, S, [w.data for w in l2.neurons[0].w], out.data - target)
-    if error or not isinstance(got, (list, tuple)) or len(got) != 3 or not all(_close(g, e, 1e-9) for g, e in zip(got, expected)):
+    return l1, l2, S, out.data - target
+
+
+def _against_backward(got: Any, error: str, expected: list[float]) -> None:
+    if error or not isinstance(got, (list, tuple)) or len(got) != len(expected) \
+            or not all(_close(g, e, 1e-9) for g, e in zip(got, expected)):
         return _verdict(False, "", error or f"backward() says {[round(e, 6) for e in expected]}; yours: {got!r}")
     return _verdict(True, f"{[round(e, 6) for e in expected]}, as backward() computes", "")
+
+
+def check_bias_gradients(grad_b1: Callable[[list[float], list[float], float], list[float]]) -> None:
+    """``grad_b1(S, W2, error)``: ∂ℓ/∂b1[j] for every hidden unit of L1 → sigmoid → L2 → ½(ŷ−y)²,
+    given the sigmoid outputs S, L2's weights W2 and the error ŷ − y. Checked against
+    ``backward()`` on a network the check builds."""
+    l1, l2, S, err = _seed_network()
+    got, error = _call(grad_b1, S, [w.data for w in l2.neurons[0].w], err)
+    return _against_backward(got, error, [n.b.grad for n in l1.neurons])
+
+
+def check_w2_gradients(grad_W2: Callable[[list[float], float], list[float]]) -> None:  # noqa: N803
+    """``grad_W2(S, error)``: ∂ℓ/∂W2[j] for L2's weights, from the sigmoid outputs S and the
+    error ŷ − y. Checked against ``backward()`` on a network the check builds."""
+    _, l2, S, err = _seed_network()
+    got, error = _call(grad_W2, S, err)
+    return _against_backward(got, error, [w.grad for w in l2.neurons[0].w])
 
 
 # notebook 4 ---------------------------------------------------------------------------------
@@ -210,6 +228,21 @@ def check_xor_settings(settings: dict[str, Any]) -> None:
                     f"{right} of 100 held-out points right; xor needs a bend: a nonlinear activation and enough units")
 
 
+def check_cross_entropy(cross_entropy: Callable[[list[float], int], float]) -> None:
+    """``cross_entropy(scores, target)``: −log of the softmax probability of the right class,
+    for one sample; checked against ``nn.CrossEntropyLoss``, scores of ±1000 included."""
+    import nn
+    from autograd import Value
+
+    for scores, target in (([2.0, 1.0, 0.1], 0), ([0.5, -1.5], 1), ([1000.0, -1000.0, 999.0], 2)):
+        expected = nn.CrossEntropyLoss()([[Value(v) for v in scores]], [target]).data
+        got, error = _call(cross_entropy, list(scores), target)
+        if error or not _close(got, expected, 1e-9):
+            return _verdict(False, "", error or f"for scores {scores} and class {target} the loss is "
+                                              f"{expected:.6g}; yours: {got!r} (large scores: subtract the largest first)")
+    return _verdict(True, "the log of the summed exponentials, minus the right class's score", "")
+
+
 # notebook 5 ---------------------------------------------------------------------------------
 
 def check_accuracy_from_counts(accuracy_from: Callable[[list[list[int]]], float]) -> None:
@@ -220,3 +253,19 @@ def check_accuracy_from_counts(accuracy_from: Callable[[list[list[int]]], float]
         if error or not _close(got, expected, 1e-12):
             return _verdict(False, "", error or f"for {counts} the accuracy is {expected}; yours: {got!r}")
     return _verdict(True, "the diagonal over the total", "")
+
+
+def check_softmax(softmax: Callable[[list[float]], list[float]]) -> None:
+    """``softmax(scores)``: probabilities e^s_i / Σ e^s_j from raw scores, stable for large
+    scores; checked against ``nn.softmax``."""
+    import nn
+    from autograd import Value
+
+    for scores in ([2.0, 1.0, 0.1], [0.0] * 10, [1000.0, 999.0, -1000.0]):
+        expected = [p.data for p in nn.softmax([Value(v) for v in scores])]
+        got, error = _call(softmax, list(scores))
+        if error or not isinstance(got, (list, tuple)) or len(got) != len(expected) \
+                or not all(_close(g, e, 1e-9) for g, e in zip(got, expected)):
+            return _verdict(False, "", error or f"for {scores} the probabilities are "
+                                              f"{[round(e, 4) for e in expected]}; yours: {got!r}")
+    return _verdict(True, "exponentials over their sum, the largest score subtracted first", "")
