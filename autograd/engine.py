@@ -123,33 +123,33 @@ class Value:
         return record(ops.ADD, self, other if isinstance(other, Value) else constant(other, "+"))
 
     def __radd__(self, other: Any) -> Value:
-        return record(ops.ADD, value_of(other, "+"), self)
+        return record(ops.ADD, constant(other, "+"), self)
 
     def __sub__(self, other: Any) -> Value:
         return record(ops.SUB, self, other if isinstance(other, Value) else constant(other, "-"))
 
     def __rsub__(self, other: Any) -> Value:
-        return record(ops.SUB, value_of(other, "-"), self)
+        return record(ops.SUB, constant(other, "-"), self)
 
     def __mul__(self, other: Any) -> Value:
         return record(ops.MUL, self, other if isinstance(other, Value) else constant(other, "*"))
 
     def __rmul__(self, other: Any) -> Value:
-        return record(ops.MUL, value_of(other, "*"), self)
+        return record(ops.MUL, constant(other, "*"), self)
 
     def __truediv__(self, other: Any) -> Value:
         return record(ops.DIV, self, other if isinstance(other, Value) else constant(other, "/"))
 
     def __rtruediv__(self, other: Any) -> Value:
-        return record(ops.DIV, value_of(other, "/"), self)
+        return record(ops.DIV, constant(other, "/"), self)
 
     def __pow__(self, exponent: Any) -> Value:
         """``x ** 2`` (a number exponent, a constant) or ``x ** y`` (a Value, differentiated too)."""
         op = ops.POW if isinstance(exponent, Value) and not exponent.is_constant else ops.POW_CONST
-        return record(op, self, value_of(exponent, "**"))
+        return record(op, self, constant(exponent, "**"))
 
     def __rpow__(self, base: Any) -> Value:
-        return record(ops.POW, value_of(base, "**"), self)
+        return record(ops.POW, constant(base, "**"), self)
 
     def __neg__(self) -> Value:
         return record(ops.NEG, self)
@@ -183,16 +183,16 @@ class Value:
 
     # --- comparisons compare the numbers; == and hash stay identity-based -------------------
     def __lt__(self, other: Any) -> bool:
-        return self.data < value_of(other, "<").data
+        return self.data < constant(other, "<").data
 
     def __le__(self, other: Any) -> bool:
-        return self.data <= value_of(other, "<=").data
+        return self.data <= constant(other, "<=").data
 
     def __gt__(self, other: Any) -> bool:
-        return self.data > value_of(other, ">").data
+        return self.data > constant(other, ">").data
 
     def __ge__(self, other: Any) -> bool:
-        return self.data >= value_of(other, ">=").data
+        return self.data >= constant(other, ">=").data
 
     # --- gradients ---------------------------------------------------------------------------
     def backward(self, gradient: Any = 1.0, *, create_graph: bool = False) -> None:
@@ -214,15 +214,9 @@ class Value:
         backward(self, gradient, create_graph=create_graph)
 
 
-def value_of(x: Any, op_name: str) -> Value:
-    """``x`` itself if it is a Value, else a constant leaf holding the number ``x``."""
-    if isinstance(x, Value):
-        return x
-    return constant(x, op_name)
-
-
 def constant(x: Any, op_name: str = "Value") -> Value:
-    """A plain number as a leaf Value marked constant (drawn grey, given no gradient)."""
+    """A plain number as a leaf Value marked constant (drawn grey, given no gradient); a Value
+    is returned as it is, so operations pass every operand through this."""
     if isinstance(x, Value):
         return x
     data = x if type(x) is float else _real(x, f"unsupported operand for '{op_name}'")
@@ -310,9 +304,9 @@ def describe(v: Value) -> str:
 # The namespace of ``create_graph``: the derivative rules run on Values, recording nodes. (The
 # exponent of ``pow_const`` is a constant, or a node computed from constants only.)
 VALUES = SimpleNamespace(
-    div=lambda a, b: value_of(a, "/") / b, pow=lambda a, b: value_of(a, "**") ** b,
-    pow_const=lambda a, b: record(ops.POW_CONST, value_of(a, "**"), value_of(b, "**")),
-    log=lambda a: value_of(a, "log").log(), sign=ops.sign, step=ops.step, where=ops.where, number=float,
+    div=lambda a, b: constant(a, "/") / b, pow=lambda a, b: constant(a, "**") ** b,
+    pow_const=lambda a, b: record(ops.POW_CONST, constant(a, "**"), constant(b, "**")),
+    log=lambda a: constant(a, "log").log(), sign=ops.sign, step=ops.step, where=ops.where, number=float,
 )
 
 
@@ -321,7 +315,7 @@ VALUES = SimpleNamespace(
 def _values(items: Iterable[Any], op_name: str) -> tuple[Value, ...]:
     if isinstance(items, (str, bytes, Value)) or not isinstance(items, Iterable):
         raise TypeError(f"{op_name}: expected a list of Values or numbers, got {type(items).__name__}")
-    return tuple(value_of(v, op_name) for v in items)
+    return tuple(constant(v, op_name) for v in items)
 
 
 def sum(values: Iterable[Any], start: Any = 0.0) -> Value:  # noqa: A001  (autograd.sum, like torch.sum)
@@ -335,7 +329,7 @@ def sum(values: Iterable[Any], start: Any = 0.0) -> Value:  # noqa: A001  (autog
     """
     operands = _values(values, "sum")
     if isinstance(start, Value) or _real(start, "sum(start=...)") != 0:
-        operands += (value_of(start, "sum"),)
+        operands += (constant(start, "sum"),)
     return record(ops.SUM, *operands) if operands else constant(0.0)
 
 
@@ -353,7 +347,7 @@ def dot(ws: Sequence[Any], xs: Sequence[Any], bias: Any = None) -> Value:
     ws, xs = _values(ws, "dot"), _values(xs, "dot")
     if len(ws) != len(xs) or not ws:
         raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs; pass non-empty lists of equal length")
-    return record(ops.DOT, *ws, *xs, *(() if bias is None else (value_of(bias, "dot"),)))
+    return record(ops.DOT, *ws, *xs, *(() if bias is None else (constant(bias, "dot"),)))
 
 
 def dot_unchecked(ws: Sequence[Value], xs: Sequence[Value], bias: Value) -> Value:
