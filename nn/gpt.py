@@ -30,7 +30,9 @@ import autograd
 from autograd import Parameter, Value, no_grad
 
 from .layers import MLP, Layer, _check_size, softmax
+from .losses import CrossEntropyLoss, Loss
 from .module import Module
+from .optim import Optimizer
 
 
 def _check_vector(x: Any, n: int, who: str) -> list[Value]:
@@ -58,6 +60,11 @@ class Embedding(Module):
     ``weight[i][j]`` is a Parameter; the entries start as Gaussian noise of deviation ``std``
     (PyTorch's ``nn.Embedding`` uses 1; the GPT uses 0.08, as microgpt does).
 
+    With an int index the row's own Parameters are returned. The index may also be a Value
+    holding a whole number (a token that is a traced input in compile mode): then each entry is
+    an ``autograd.pick`` node choosing from its column, so the graph is the same whatever the
+    index, and the numbers are the same as with the int.
+
     >>> import random, nn
     >>> random.seed(0)
     >>> emb = nn.Embedding(27, 4)
@@ -73,8 +80,10 @@ class Embedding(Module):
         self.weight = [[Parameter(random.gauss(0.0, std), label=f"e{i}.{j}") for j in range(dim)] for i in range(num)]
 
     def forward(self, index: Any) -> list[Value]:
+        if isinstance(index, Value):  # a traced input (compile mode): the same graph for every index
+            return [autograd.pick(column, index) for column in zip(*self.weight)]
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-            raise TypeError(f"Embedding: expected a whole-number index, got {type(index).__name__}")
+            raise TypeError(f"Embedding: expected a whole-number index or a Value holding one, got {type(index).__name__}")
         if not 0 <= int(index) < self.num:
             raise IndexError(f"Embedding: index {index} is outside the table (0 to {self.num - 1})")
         return list(self.weight[int(index)])
@@ -225,6 +234,9 @@ class GPT(Module):
     2. each ``Block`` lets positions read from earlier ones (attention), then thinks per position (MLP);
     3. ``lm_head``, a linear layer, turns each position's vector into one score per token.
 
+    Tokens may also be Values holding token ids (traced inputs): see ``compiled_step``, which
+    trains the model one sequence per step with each length of sequence compiled once.
+
     >>> import random, nn
     >>> random.seed(0)
     >>> model = nn.GPT(vocab_size=3, block_size=4, n_embd=4, n_head=2)
@@ -250,23 +262,25 @@ class GPT(Module):
             block.name = f"Block {i + 1}"
         self.lm_head.name = "LM head"
 
-    def forward(self, tokens: Sequence[int]) -> list[list[Value]]:
+    def forward(self, tokens: Sequence[Any]) -> list[list[Value]]:
         tokens = self._check_tokens(tokens)
         xs = [self.norm(add(self.token_embedding(token), self.position_embedding(t))) for t, token in enumerate(tokens)]
         for block in self.blocks:
             xs = block(xs)
         return [self.lm_head(x) for x in xs]
 
-    def _check_tokens(self, tokens: Any) -> list[int]:
+    def _check_tokens(self, tokens: Any) -> list[Any]:
         if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__len__") or not len(tokens):
             raise TypeError(f"GPT: expected a non-empty list of token ids, got {tokens!r:.60}")
         if len(tokens) > self.block_size:
             raise ValueError(f"GPT: {len(tokens)} tokens, but the model sees at most block_size={self.block_size}; "
                              f"pass the last {self.block_size}")
         for t in tokens:
+            if isinstance(t, Value):
+                continue  # a traced token (compile mode): autograd.pick checks its number
             if isinstance(t, bool) or not isinstance(t, numbers.Integral) or not 0 <= int(t) < self.vocab_size:
                 raise ValueError(f"GPT: {t!r} is not a token id (0 to {self.vocab_size - 1})")
-        return [int(t) for t in tokens]
+        return [t if isinstance(t, Value) else int(t) for t in tokens]
 
     def generate(self, start: int, *, stop: int | None = None, temperature: float = 1.0,
                  rng: random.Random | None = None) -> list[int]:
@@ -298,3 +312,104 @@ class GPT(Module):
     def config(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size, "block_size": self.block_size, "n_embd": self.n_embd,
                 "n_head": self.n_head, "n_layer": self.n_layer}
+
+    def compiled_step(self, optimizer: Optimizer, *, loss_fn: Loss | None = None, check_every: int = 100) -> CompiledStep:
+        """A training step on one sequence, compiled: ``step(tokens)`` trains and returns the loss.
+        See ``CompiledStep``.
+
+        >>> import random, nn
+        >>> from nn import optim
+        >>> random.seed(0)
+        >>> model = nn.GPT(vocab_size=27, block_size=8, n_embd=8, n_head=2)
+        >>> optimizer = optim.Adam(model.parameters(), lr=0.01)
+        >>> with model.compiled_step(optimizer) as step:       # .data is written back at the end
+        ...     losses = [step([26, 4, 12, 12, 0, 26]) for _ in range(30)]    # ".emma."
+        >>> losses[-1] < losses[0] / 2, len(step.programs)
+        (True, 1)
+        """
+        return CompiledStep(self, optimizer, loss_fn=loss_fn, check_every=check_every)
+
+
+class CompiledStep:
+    """Training steps of a GPT, one sequence per step, replayed with NumPy (compile mode).
+
+    ``step(tokens)`` takes one whole sequence, boundary tokens included (``[26, 4, 12, 12, 0,
+    26]`` for ".emma."), and does what the eager loop does, with the same numbers (to
+    rounding)::
+
+        loss = loss_fn(model(tokens[:-1]), tokens[1:])   # predict each next token
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+    It returns the loss as a float. The tokens and the targets are the compiled function's
+    *inputs* (the embedding looks a token up with ``autograd.pick``, the loss picks the
+    target's score), so the graph depends on the sequence's length only: each length is traced
+    and compiled once (``autograd.compile``, keyed by the arguments' shape), and every sequence
+    of that length replays its program. ``check_every`` is compile's guard: every so many calls
+    of a length, the step is traced again and must build the same graph.
+
+    While training, the parameters live in one float64 array; the optimizer's own update rule
+    (``optimizer.update``, as ``optimizer.step()`` applies it) moves it, reading
+    ``optimizer.lr`` at each step: set it for a schedule, as in the eager loop. ``sync()``
+    writes the array back to every parameter's ``.data`` (and the last gradients to ``.grad``);
+    leaving a ``with`` block does it, also when the block is interrupted. ``loss(tokens)`` is
+    the loss at the current weights, without training (for validation). Needs NumPy.
+    """
+
+    def __init__(self, model: GPT, optimizer: Optimizer, *, loss_fn: Loss | None = None, check_every: int = 100):
+        try:
+            import numpy
+        except ImportError as error:
+            raise ModuleNotFoundError(f"GPT.compiled_step replays the training step with NumPy, which is not installed: "
+                                      f"{autograd.compiled.INSTALL_HINT}; or train eagerly") from error
+        self.np = numpy
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
+        self.params = model.parameters()
+        if len(optimizer.params) != len(self.params) or any(a is not b for a, b in zip(optimizer.params, self.params)):
+            raise ValueError("GPT.compiled_step: the optimizer must update exactly model.parameters(), in that order")
+        self.programs = autograd.compile(self._sequence_loss, self.params, check_every=check_every)
+        self.theta = self._read()
+        self.grads = numpy.zeros(len(self.params))
+
+    def _sequence_loss(self, inputs: list[Value], targets: list[Value]) -> Value:
+        return self.loss_fn(self.model(inputs), targets)  # traced: inputs and targets are Values
+
+    def __call__(self, tokens: Sequence[int]) -> float:
+        loss, grads = self._evaluate(tokens)
+        opt = self.optimizer
+        opt.steps += 1  # what optimizer.step() does, on the array: the same update rule per parameter
+        update = opt.update
+        self.theta = self.np.array([d - update(i, d, g) for i, (d, g) in enumerate(zip(self.theta.tolist(), grads.tolist()))])
+        self.grads = grads
+        return loss
+
+    def loss(self, tokens: Sequence[int]) -> float:
+        """The loss of one sequence at the current weights (the array), training nothing."""
+        return self._evaluate(tokens)[0]
+
+    def _evaluate(self, tokens: Sequence[int]) -> tuple[float, Any]:
+        if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__len__") or len(tokens) < 2:
+            raise TypeError(f"GPT.compiled_step: expected a list of two or more token ids, got {tokens!r:.60}")
+        self.model._check_tokens(tokens[1:])
+        inputs = self.model._check_tokens(tokens[:-1])
+        value, grads, _ = self.programs.evaluate((inputs, [int(t) for t in tokens[1:]]), self.theta)
+        return float(value), grads
+
+    def _read(self) -> Any:
+        return self.np.array([p.data for p in self.params], dtype=float)
+
+    def sync(self) -> None:
+        """Write the trained weights to every parameter's ``.data``, the last gradients to ``.grad``."""
+        for p, d, g in zip(self.params, self.theta.tolist(), self.grads.tolist()):
+            p.data, p.grad = d, g
+
+    def __enter__(self) -> CompiledStep:
+        self.theta = self._read()  # start from the parameters as they are now
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sync()
+
+    def __repr__(self) -> str:
+        return f"CompiledStep({type(self.model).__name__}, {len(self.params):,} parameters, {len(self.programs.programs)} program(s))"

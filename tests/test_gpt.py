@@ -250,11 +250,27 @@ def torch_gpt_loss(w, tokens, targets, n_head):
     return F.cross_entropy(linear(x, w["head"]), torch.tensor(targets))
 
 
+def eager_trainer(model, opt):
+    """Notebook 6's eager step: forward, loss, backward, optimizer step; returns the loss."""
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(tokens):
+        loss = loss_fn(model(tokens[:-1]), tokens[1:])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.data
+
+    return step
+
+
 @needs_torch
 @pytest.mark.slow
-def test_fifty_training_steps_give_pytorchs_losses():
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_fifty_training_steps_give_pytorchs_losses(mode):
     """The reference run's model and optimiser, 50 names in order: each step's loss (and the
-    first step's gradients) equal an independent PyTorch float64 implementation's."""
+    first step's gradients) equal an independent PyTorch float64 implementation's, eagerly and
+    with the compiled step (whose weights are in its array until it syncs them)."""
     random.seed(0)
     model = nn.GPT(vocab_size=27, block_size=16, n_embd=16, n_head=4, n_layer=1)
     weights = torch_gpt_from(model)
@@ -262,27 +278,110 @@ def test_fifty_training_steps_give_pytorchs_losses():
     betas, steps = (0.85, 0.99), 50
     opt = optim.Adam(model.parameters(), lr=0.01, betas=betas, eps=1e-8)
     topt = torch.optim.Adam(tensors, lr=0.01, betas=betas, eps=1e-8)
-    loss_fn = nn.CrossEntropyLoss()
+    compiled = model.compiled_step(opt) if mode == "compiled" else None
+    train_step = compiled or eager_trainer(model, opt)
     train, _ = data.names_split(seed=0)
     for step, name in enumerate(train[:steps]):
         tokens = framed(name)
-        loss = loss_fn(model(tokens[:-1]), tokens[1:])
-        opt.zero_grad()
-        loss.backward()
+        lr = 0.01 * (1 - step / steps)  # linear decay, set on both each step
+        opt.lr = lr
+        for group in topt.param_groups:
+            group["lr"] = lr
+        loss = train_step(tokens)
         tloss = torch_gpt_loss(weights, tokens[:-1], tokens[1:], n_head=4)
         topt.zero_grad()
         tloss.backward()
-        assert same(loss.data, tloss.item(), rel=1e-9), (step, name, loss.data, tloss.item())
+        topt.step()
+        assert same(loss, tloss.item(), rel=1e-9), (step, name, loss, tloss.item())
         if step == 0:
+            if compiled:
+                compiled.sync()  # the gradients of the last step into .grad
             lm = model.lm_head.neurons
             assert all(same(n.w[i].grad, weights["head"][0].grad[j, i].item(), rel=1e-9, abs_=1e-12)
                        for j, n in enumerate(lm) for i in range(16))
             row = model.token_embedding.weight[tokens[0]]
             assert all(same(p.grad, weights["wte"].grad[tokens[0], i].item(), rel=1e-9, abs_=1e-12)
                        for i, p in enumerate(row))
-        lr = 0.01 * (1 - step / steps)  # linear decay, set on both each step
-        opt.lr = lr
-        for group in topt.param_groups:
-            group["lr"] = lr
-        opt.step()
-        topt.step()
+    if compiled:
+        compiled.sync()
+    trained = model.token_embedding.weight  # after 50 steps, the weights too (the compiled ones synced)
+    assert all(same(p.data, weights["wte"][i, j].item(), rel=1e-9, abs_=1e-12)
+               for i, row in enumerate(trained) for j, p in enumerate(row))
+
+
+# --- compiled training: one program per length, the same steps as eager --------------------
+
+def test_embedding_with_a_value_index_picks_that_row_and_passes_it_the_gradient():
+    random.seed(0)
+    emb = nn.Embedding(4, 3)
+    row = emb(autograd.Value(2.0))           # a traced token: pick nodes, the same numbers
+    assert [v.op for v in row] == ["pick"] * 3
+    assert [v.data for v in row] == [p.data for p in emb.weight[2]]
+    autograd.sum(row).backward()            # d(sum of row 2) / d weight: 1 on row 2, 0 elsewhere
+    assert [[p.grad for p in r] for r in emb.weight] == [[0.0] * 3, [0.0] * 3, [1.0] * 3, [0.0] * 3]
+    with pytest.raises(IndexError):
+        emb(autograd.Value(4.0))
+
+
+def test_compiled_steps_give_the_eager_steps_losses_and_weights():
+    """Two copies of a model, one trained eagerly, one by the compiled step (no PyTorch): the
+    same losses step by step, the same weights after syncing, one program per length."""
+    train, _ = data.names_split(seed=0)
+    names = train[:12]
+    models = [tiny_gpt(seed=3, vocab_size=27, block_size=16) for _ in range(2)]
+    opts = [optim.Adam(m.parameters(), lr=0.02, betas=(0.85, 0.99)) for m in models]
+    eager = eager_trainer(models[0], opts[0])
+    with models[1].compiled_step(opts[1]) as compiled:
+        for i, name in enumerate(names):
+            for opt in opts:
+                opt.lr = 0.02 * (1 - i / len(names))
+            a, b = eager(framed(name)), compiled(framed(name))
+            assert same(a, b, rel=1e-12), (i, name, a, b)
+    assert len(compiled.programs.programs) == len({len(n) for n in names})
+    # the key layers' biases have a gradient of 0 up to rounding (adding one number to every score
+    # leaves a softmax unchanged), which Adam turns into steps of any sign: they are left out
+    for (name, p), q in zip(models[0].named_parameters(), models[1].parameters()):
+        if ".key." not in name or not name.endswith(".b"):
+            assert same(p.data, q.data, rel=1e-11, abs_=1e-14) and same(p.grad, q.grad, rel=1e-9, abs_=1e-14), name
+
+
+def test_compiled_step_loss_is_the_eager_loss_at_its_weights():
+    model = tiny_gpt(vocab_size=27, block_size=16)
+    step = model.compiled_step(optim.Adam(model.parameters(), lr=0.05))
+    for name in ["emma", "ava", "emma"]:
+        step(framed(name))
+    before = [p.data for p in model.parameters()]
+    value = step.loss(framed("olivia"))
+    assert [p.data for p in model.parameters()] == before   # not synced yet: .data untouched
+    step.sync()
+    with no_grad():
+        eager = nn.CrossEntropyLoss()(model(framed("olivia")[:-1]), framed("olivia")[1:]).data
+    assert same(value, eager, rel=1e-12)
+
+
+def test_compiled_step_writes_the_weights_back_when_interrupted():
+    model = tiny_gpt(vocab_size=27, block_size=16)
+    start = [p.data for p in model.parameters()]
+    with pytest.raises(KeyboardInterrupt):
+        with model.compiled_step(optim.SGD(model.parameters(), lr=0.1)) as step:
+            step(framed("ava"))
+            raise KeyboardInterrupt
+    moved = [p.data - s for p, s in zip(model.parameters(), start)]
+    assert step.theta.tolist() == [p.data for p in model.parameters()] and any(moved)
+    assert all(same(m, -0.1 * p.grad, rel=1e-9, abs_=1e-15) for m, p in zip(moved, model.parameters()))
+
+
+def test_compiled_step_rejects_bad_input_with_clear_errors():
+    model = tiny_gpt(vocab_size=27, block_size=4)
+    other = tiny_gpt(vocab_size=27, block_size=4)
+    with pytest.raises(ValueError, match="exactly model.parameters"):
+        model.compiled_step(optim.SGD(other.parameters(), lr=0.1))
+    step = model.compiled_step(optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match="two or more token ids"):
+        step([26])
+    with pytest.raises(ValueError, match="block_size=4"):
+        step([26, 0, 1, 2, 3, 26])
+    with pytest.raises(ValueError, match="not a token id"):
+        step([26, 0, 27])
+    with pytest.raises(TypeError, match="two or more token ids"):
+        step("emma")
