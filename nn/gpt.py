@@ -324,8 +324,8 @@ class GPT(Module):
         >>> optimizer = optim.Adam(model.parameters(), lr=0.01)
         >>> with model.compiled_step(optimizer) as step:       # .data is written back at the end
         ...     losses = [step([26, 4, 12, 12, 0, 26]) for _ in range(30)]    # ".emma."
-        >>> losses[-1] < losses[0] / 2, len(step.programs)
-        (True, 1)
+        >>> losses[-1] < losses[0] / 2, step.lengths     # one program: sequences of length 6
+        (True, [6])
         """
         return CompiledStep(self, optimizer, loss_fn=loss_fn, check_every=check_every)
 
@@ -368,7 +368,7 @@ class CompiledStep:
         self.params = model.parameters()
         if len(optimizer.params) != len(self.params) or any(a is not b for a, b in zip(optimizer.params, self.params)):
             raise ValueError("GPT.compiled_step: the optimizer must update exactly model.parameters(), in that order")
-        self.programs = autograd.compile(self._sequence_loss, self.params, check_every=check_every)
+        self.compiled = autograd.compile(self._sequence_loss, self.params, check_every=check_every)
         self.theta = self._read()
         self.grads = numpy.zeros(len(self.params))
 
@@ -393,8 +393,13 @@ class CompiledStep:
             raise TypeError(f"GPT.compiled_step: expected a list of two or more token ids, got {tokens!r:.60}")
         self.model._check_tokens(tokens[1:])
         inputs = self.model._check_tokens(tokens[:-1])
-        value, grads, _ = self.programs.evaluate((inputs, [int(t) for t in tokens[1:]]), self.theta)
+        value, grads, _ = self.compiled.evaluate((inputs, [int(t) for t in tokens[1:]]), self.theta)
         return float(value), grads
+
+    @property
+    def lengths(self) -> list[int]:
+        """The lengths of sequence (boundaries included) compiled so far: one program each."""
+        return sorted(len(inputs) + 1 for inputs, _ in self.compiled.programs)
 
     def _read(self) -> Any:
         return self.np.array([p.data for p in self.params], dtype=float)
@@ -412,4 +417,4 @@ class CompiledStep:
         self.sync()
 
     def __repr__(self) -> str:
-        return f"CompiledStep({type(self.model).__name__}, {len(self.params):,} parameters, {len(self.programs.programs)} program(s))"
+        return f"CompiledStep({type(self.model).__name__}, {len(self.params):,} parameters, lengths compiled: {self.lengths})"
