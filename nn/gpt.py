@@ -153,11 +153,12 @@ class AttentionHead(Module):
         qs = [self.query(x) for x in xs]
         ks = [self.key(x) for x in xs]
         vs = [self.value(x) for x in xs]
+        value_columns = list(zip(*vs))  # value_columns[j][s] is entry j of position s's value
         outputs, pattern = [], []
         for t, q in enumerate(qs):
-            scores = [autograd.dot(q, ks[s]) * self.scale for s in range(t + 1)]
+            scores = [autograd.dot(q, k) * self.scale for k in ks[: t + 1]]
             weights = softmax(scores)
-            outputs.append([autograd.dot(weights, [vs[s][j] for s in range(t + 1)]) for j in range(self.head_size)])
+            outputs.append([autograd.dot(weights, column[: t + 1]) for column in value_columns])
             pattern.append([w.data for w in weights])
         self.pattern = pattern
         return outputs
