@@ -110,7 +110,7 @@ def paired(ours: Callable[[list[int]], Any], peer: Callable[[list[int]], Any], b
 def gpt_rows(rounds: int, quick: bool) -> list[tuple[str, str, str, str]]:
     """The table rows (workload, chainrule, peer, ratio) for workload 6."""
     train, val = nn.data.names_split(seed=0)
-    steps = 200 if quick else 1000
+    steps = 100 if quick else 1000
     rows = []
 
     model, opt = fresh()  # 6a: eager against the peer, from the same weights on the same names
@@ -139,7 +139,7 @@ def gpt_rows(rounds: int, quick: bool) -> list[tuple[str, str, str, str]]:
                  f"eager ≈ {steps * t_eager:.0f} s, peer ≈ {steps * t_peer:.0f} s at 6a's rates",
                  f"{steps * t_eager / total:.0f}× faster than eager"))
 
-    held_out = val[:300] if quick else val  # 6c: scored by the compiled step (the same numbers as eager)
+    held_out = val[:100] if quick else val  # 6c: scored by the compiled step (the same numbers as eager)
     nats = sum(step.loss(framed(n)) * (len(n) + 1) for n in held_out) / sum(len(n) + 1 for n in held_out)
     rows.append((f"6c. validation loss after {steps:,} steps ({len(held_out):,} names)", f"{nats:.3f} nats/char",
                  f"uniform guess ln 27 = {math.log(27):.3f}", "target ≤ 2.5"))
@@ -160,7 +160,7 @@ def gpt_rows(rounds: int, quick: bool) -> list[tuple[str, str, str, str]]:
             rows.append(("6d. the same compiled step against PyTorch float32 (one name per step)",
                          f"{t_compiled * 1e3:.2f} ms", f"PyTorch {t_torch * 1e3:.2f} ms", verdict))
 
-    eager_steps = 30 if quick else 1000  # 6e: the eager run in a row, as the notebook trained it before
+    eager_steps = 10 if quick else 1000  # 6e: the eager run in a row, as the notebook trained it before
     model, opt = fresh()
     eager = eager_trainer(model, opt, eager_steps)
     start = time.perf_counter()

@@ -34,6 +34,8 @@ from .losses import CrossEntropyLoss, Loss
 from .module import Module
 from .optim import Optimizer
 
+CHECK_EVERY = 1000  # compiled_step's guard: a re-trace costs tens of replayed steps
+
 
 def _check_vector(x: Any, n: int, who: str) -> list[Value]:
     if isinstance(x, (str, bytes, Value)) or not hasattr(x, "__len__"):
@@ -314,7 +316,8 @@ class GPT(Module):
         return {"vocab_size": self.vocab_size, "block_size": self.block_size, "n_embd": self.n_embd,
                 "n_head": self.n_head, "n_layer": self.n_layer}
 
-    def compiled_step(self, optimizer: Optimizer, *, loss_fn: Loss | None = None, check_every: int = 100) -> CompiledStep:
+    def compiled_step(self, optimizer: Optimizer, *, loss_fn: Loss | None = None,
+                      check_every: int = CHECK_EVERY) -> CompiledStep:
         """A training step on one sequence, compiled: ``step(tokens)`` trains and returns the loss.
         See ``CompiledStep``.
 
@@ -345,8 +348,10 @@ class CompiledStep:
     *inputs* (the embedding looks a token up with ``autograd.pick``, the loss picks the
     target's score), so the graph depends on the sequence's length only: each length is traced
     and compiled once (``autograd.compile``, keyed by the arguments' shape), and every sequence
-    of that length replays its program. ``check_every`` is compile's guard: every so many calls
-    of a length, the step is traced again and must build the same graph.
+    of that length replays its program. ``check_every`` is compile's guard: the second call of
+    a length, and every ``check_every``-th after it, traces the step again, which must build the
+    same graph. A check costs tens of replayed steps, so the default (1000, as ``fit``'s) keeps
+    it to a few percent of the training time.
 
     While training, the parameters live in one float64 array; the optimizer's own update rule
     (``optimizer.update``, as ``optimizer.step()`` applies it) moves it, reading
@@ -356,7 +361,8 @@ class CompiledStep:
     the loss at the current weights, without training (for validation). Needs NumPy.
     """
 
-    def __init__(self, model: GPT, optimizer: Optimizer, *, loss_fn: Loss | None = None, check_every: int = 100):
+    def __init__(self, model: GPT, optimizer: Optimizer, *, loss_fn: Loss | None = None,
+                 check_every: int = CHECK_EVERY):
         try:
             import numpy
         except ImportError as error:

@@ -371,6 +371,18 @@ def test_compiled_step_writes_the_weights_back_when_interrupted():
     assert all(same(m, -0.1 * p.grad, rel=1e-9, abs_=1e-15) for m, p in zip(moved, model.parameters()))
 
 
+def test_compiled_step_guard_catches_a_graph_that_depends_on_the_numbers():
+    class ScaledByData(nn.CrossEntropyLoss):  # a number read from .data: a constant that changes
+        def forward(self, outputs, targets):
+            return super().forward(outputs, targets) * abs(outputs[-1][0].data)
+
+    model = tiny_gpt(vocab_size=27, block_size=16)
+    step = model.compiled_step(optim.SGD(model.parameters(), lr=0.1), loss_fn=ScaledByData())
+    step(framed("ava"))
+    with pytest.raises(autograd.CompileError, match="different graph"):
+        step(framed("eve"))     # the second sequence of a length is traced again and compared
+
+
 def test_compiled_step_rejects_bad_input_with_clear_errors():
     model = tiny_gpt(vocab_size=27, block_size=4)
     other = tiny_gpt(vocab_size=27, block_size=4)
