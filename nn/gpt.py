@@ -376,7 +376,9 @@ class CompiledStep:
         if len(optimizer.params) != len(self.params) or any(a is not b for a, b in zip(optimizer.params, self.params)):
             raise ValueError("GPT.compiled_step: the optimizer must update exactly model.parameters(), in that order")
         self.compiled = autograd.compile(self._sequence_loss, self.params, check_every=check_every)
-        self.theta = self._read()
+        self.theta: Any = None
+        self.state: tuple[Any, ...] | None = None
+        self._read()
         self.grads = numpy.zeros(len(self.params))
 
     def _sequence_loss(self, inputs: list[Value], targets: list[Value]) -> Value:
@@ -384,10 +386,14 @@ class CompiledStep:
 
     def __call__(self, tokens: Sequence[int]) -> float:
         loss, grads = self._evaluate(tokens)
-        opt = self.optimizer
-        opt.steps += 1  # what optimizer.step() does, on the array: the same update rule per parameter
-        update = opt.update
-        self.theta = self.np.array([d - update(i, d, g) for i, (d, g) in enumerate(zip(self.theta.tolist(), grads.tolist()))])
+        opt: Any = self.optimizer  # (rule or update: whichever form of the update rule it has)
+        opt.steps += 1  # what optimizer.step() does, on the array
+        if self.state is not None:  # the optimizer's rule runs on arrays: every parameter at once
+            delta, self.state = opt.rule(self.np.sqrt, self.theta, grads, self.state)
+            self.theta = self.theta - delta
+        else:  # its update rule, one parameter at a time
+            update = opt.update
+            self.theta = self.np.array([d - update(i, d, g) for i, (d, g) in enumerate(zip(self.theta.tolist(), grads.tolist()))])
         self.grads = grads
         return loss
 
@@ -408,16 +414,26 @@ class CompiledStep:
         """The lengths of sequence (boundaries included) compiled so far: one program each."""
         return sorted(len(inputs) + 1 for inputs, _ in self.compiled.programs)
 
-    def _read(self) -> Any:
-        return self.np.array([p.data for p in self.params], dtype=float)
+    def _read(self) -> None:
+        np = self.np
+        self.theta = np.array([p.data for p in self.params], dtype=float)
+        # an optimizer whose rule runs on arrays keeps one column per running number (Adam's m, v)
+        state = getattr(self.optimizer, "state", None) if hasattr(self.optimizer, "rule") else None
+        self.state = None if state is None else tuple(
+            None if column[0] is None else np.array(column, dtype=float) for column in zip(*state))
 
     def sync(self) -> None:
-        """Write the trained weights to every parameter's ``.data``, the last gradients to ``.grad``."""
+        """Write the trained weights to every parameter's ``.data``, the last gradients to
+        ``.grad`` and the optimizer's running state back to it (so eager steps may follow)."""
         for p, d, g in zip(self.params, self.theta.tolist(), self.grads.tolist()):
             p.data, p.grad = d, g
+        if self.state is not None:
+            columns = [[None] * len(self.params) if s is None else s.tolist() for s in self.state]
+            opt: Any = self.optimizer
+            opt.state = list(zip(*columns))
 
     def __enter__(self) -> CompiledStep:
-        self.theta = self._read()  # start from the parameters as they are now
+        self._read()  # start from the parameters (and the optimizer's state) as they are now
         return self
 
     def __exit__(self, *exc: object) -> None:
