@@ -48,12 +48,29 @@ def _target_row(t: Any, width: int, i: int, who: str) -> list[float]:
     return [float(v) for v in row]
 
 
-def _pairs(outputs: Any, targets: Any, who: str) -> list[tuple[int, Value, float]]:
-    """(sample index, output Value, target number) for every output of every sample."""
+def _traced(target: Any) -> list[Value] | None:
+    """The Values of a target that holds Values (an input of a compiled step), else None."""
+    if isinstance(target, Value):
+        return [target]
+    if isinstance(target, (list, tuple)) and target and all(isinstance(t, Value) for t in target):
+        return list(target)
+    return None
+
+
+def _pairs(loss: Loss, outputs: Any, targets: Any) -> list[tuple[int, Value, Any]]:
+    """(sample index, output Value, target) for every output of every sample. A target of
+    numbers is checked by ``loss.target_numbers``; a target of Values (the inputs of a compiled
+    step, whose numbers ``fit(compile=True)`` checked with it beforehand) is used as it is."""
+    who = type(loss).__name__
     rows = _rows(outputs, who)
     targets = _check_batch(rows, targets, who)
-    return [(i, o, t) for i, (row, target) in enumerate(zip(rows, targets))
-            for o, t in zip(row, _target_row(target, len(row), i, who))]
+    pairs = []
+    for i, (row, target) in enumerate(zip(rows, targets)):
+        values = _traced(target)
+        if values is not None and len(values) != len(row):
+            raise ValueError(f"{who}: target {i} holds {len(values)} Values, but the output has {len(row)}")
+        pairs += zip([i] * len(row), row, values if values is not None else loss.target_numbers(i, target, len(row)))
+    return pairs
 
 
 class Loss:
@@ -70,8 +87,20 @@ class Loss:
     def forward(self, outputs: Any, targets: Any) -> Value:  # pragma: no cover - subclasses implement it
         raise NotImplementedError
 
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        """Sample ``i``'s target as the numbers this loss reads, one per output (``width`` of
+        them), checked: a ValueError says what is wrong with it. ``fit(compile=True)`` checks
+        every target with it once and passes the numbers to the compiled step as inputs."""
+        return _target_row(target, width, i, type(self).__name__)
+
     def correct(self, output: Any, target: Any) -> bool | None:
         """Whether one sample's output counts as right (None: this loss has no notion of it)."""
+        return None
+
+    def count_correct(self, outputs: Any, targets: Any) -> int | None:
+        """``correct`` over many samples at once: how many rows of ``outputs`` (a NumPy array,
+        one row per sample) count as right against ``targets`` (their ``target_numbers``, one
+        row per sample). ``fit(compile=True)`` counts accuracy with it."""
         return None
 
     def __repr__(self) -> str:
@@ -96,7 +125,7 @@ class MSELoss(Loss):
         self.half = half
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        squares = [(o - t) ** 2 for _, o, t in _pairs(outputs, targets, "MSELoss")]
+        squares = [(o - t) ** 2 for _, o, t in _pairs(self, outputs, targets)]
         return autograd.sum(squares) * ((0.5 if self.half else 1.0) / len(squares))
 
     def __repr__(self) -> str:
@@ -118,20 +147,31 @@ class BCELoss(Loss):
     """
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        pairs = _pairs(outputs, targets, "BCELoss")
-        terms = []
-        for i, p, t in pairs:
-            if not 0.0 <= t <= 1.0:
-                raise ValueError(f"BCELoss: target {i} is {t!r}; targets are 0 or 1 (probabilities in [0, 1])")
-            if not 0.0 <= p.data <= 1.0:
-                raise ValueError(f"BCELoss: output {i} is {p.data!r}, not a probability in [0, 1]; "
-                                 "end the model with a Sigmoid, or use HingeLoss or CrossEntropyLoss on raw scores")
-            terms.append(_bce_term(p, t))
-        return autograd.sum(terms) * (1.0 / len(pairs))
+        pairs = _pairs(self, outputs, targets)
+        for i, p, _ in pairs:
+            self.check_output(i, p.data)
+        return autograd.sum([_bce_term(p, t) for _, p, t in pairs]) * (1.0 / len(pairs))
+
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        row = super().target_numbers(i, target, width)
+        if not all(0.0 <= t <= 1.0 for t in row):
+            raise ValueError(f"BCELoss: target {i} is {target!r}; targets are 0 or 1 (probabilities in [0, 1])")
+        return row
+
+    @staticmethod
+    def check_output(i: int, p: float) -> None:
+        """A ValueError unless output ``i``, ``p``, is a probability (``fit(compile=True)``
+        calls it for the first output of a batch outside [0, 1], as the eager loss would)."""
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"BCELoss: output {i} is {p!r}, not a probability in [0, 1]; "
+                             "end the model with a Sigmoid, or use HingeLoss or CrossEntropyLoss on raw scores")
 
     def correct(self, output: Any, target: Any) -> bool:
         p = float(output[0] if isinstance(output, (list, tuple)) else output)
         return (p > 0.5) == (float(target[0] if isinstance(target, (list, tuple)) else target) > 0.5)
+
+    def count_correct(self, outputs: Any, targets: Any) -> int:
+        return int(((outputs[:, 0] > 0.5) == (targets[:, 0] > 0.5)).sum())
 
 
 # PyTorch's binary_cross_entropy: logs clamped at -100; the backward divides by p(1 - p) clamped
@@ -203,16 +243,21 @@ class HingeLoss(Loss):
     """Max-margin loss of scores and ±1 labels: mean of max(0, 1 − y·score) (micrograd's demo)."""
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        terms = []
-        for i, score, t in _pairs(outputs, targets, "HingeLoss"):
-            if t not in (-1.0, 1.0):
-                raise ValueError(f"HingeLoss: target {i} is {t!r}; labels are -1 or +1")
-            terms.append((1.0 - t * score).relu())
+        terms = [(1.0 - t * score).relu() for _, score, t in _pairs(self, outputs, targets)]
         return autograd.sum(terms) * (1.0 / len(terms))
+
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        row = super().target_numbers(i, target, width)
+        if any(t not in (-1.0, 1.0) for t in row):
+            raise ValueError(f"HingeLoss: target {i} is {target!r}; labels are -1 or +1")
+        return row
 
     def correct(self, output: Any, target: Any) -> bool:
         score = float(output[0] if isinstance(output, (list, tuple)) else output)
         return (score > 0) == (float(target[0] if isinstance(target, (list, tuple)) else target) > 0)
+
+    def count_correct(self, outputs: Any, targets: Any) -> int:
+        return int(((outputs[:, 0] > 0) == (targets[:, 0] > 0)).sum())
 
 
 def accuracy(loss_fn: Loss, outputs: Sequence[Any], targets: Sequence[Any]) -> float | None:
