@@ -64,7 +64,7 @@ def _pairs(loss: Loss, outputs: Any, targets: Any) -> list[tuple[int, Value, Any
     who = type(loss).__name__
     rows = _rows(outputs, who)
     targets = _check_batch(rows, targets, who)
-    pairs = []
+    pairs: list[tuple[int, Value, Any]] = []
     for i, (row, target) in enumerate(zip(rows, targets)):
         values = _traced(target)
         if values is not None and len(values) != len(row):

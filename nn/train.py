@@ -243,8 +243,9 @@ def fit(
 
     ``compile=True`` replays each step with NumPy (``nn.compiled.CompiledSteps``): the same
     batches and updates, the same losses to rounding, much faster. The samples must be numbers
-    of one shape, and the model's graph must not depend on their values (a ``CompileError``
-    says so if it does). Meanwhile the weights live in one array: the parameters' ``.data``
+    of one shape, and the model's graph must not depend on their values: it is traced again on
+    16 samples in the first two steps and on one every 1000 steps, and a ``CompileError`` stops
+    training if it differs. Meanwhile the weights live in one array: the parameters' ``.data``
     and ``.grad`` (and the optimizer's state) are brought up to date when ``fit`` returns, when
     it is interrupted, and before each validation or live-view update.
 
