@@ -8,14 +8,14 @@ model's output list, or a single Value. Each loss is built from few n-ary nodes
 
 from __future__ import annotations
 
-import math
 import numbers
-import struct
 from collections.abc import Sequence
 from typing import Any
 
 import autograd
 from autograd import Value, scope
+from autograd.engine import record
+from autograd.ops import TABLE
 
 
 def _rows(outputs: Any, who: str) -> list[list[Value]]:
@@ -114,6 +114,8 @@ class MSELoss(Loss):
     divide by 2"), whose gradient is just ŷ − y.
 
     >>> from autograd import Value, scope
+from autograd.engine import record
+from autograd.ops import TABLE
     >>> import nn
     >>> nn.MSELoss(half=True)([Value(3.0), Value(1.0)], [1.0, 1.0]).data   # (½·4 + ½·0) / 2
     1.0
@@ -135,10 +137,11 @@ class MSELoss(Loss):
 class BCELoss(Loss):
     """Binary cross-entropy of probabilities: mean of −[y·log p + (1 − y)·log(1 − p)].
 
-    As PyTorch's ``binary_cross_entropy``: a probability outside [0, 1] (or nan) is an error,
-    each log is clamped at −100 (so p = 0 or 1 gives a finite loss), and where p·(1 − p) is
-    below PyTorch's ε (1e-12 as a float32) the gradient is PyTorch's clamped
-    (p − y) / max(p·(1 − p), ε) rather than the unbounded 1/p.
+    As PyTorch's ``binary_cross_entropy``, to the last bit: a probability outside [0, 1] (or
+    nan) is an error, each log is clamped at −100 (so p = 0 or 1 gives a finite loss), and the
+    gradient is (p − y) / max(p·(1 − p), ε) with PyTorch's ε (1e-12 as a float32), finite where
+    1/p is not. Each sample's term is one node, ``bce`` (a table operation), so the graph has
+    the same structure whatever the probabilities: compiled training can replay it.
 
     >>> from autograd import Value
     >>> import nn
@@ -150,7 +153,7 @@ class BCELoss(Loss):
         pairs = _pairs(self, outputs, targets)
         for i, p, _ in pairs:
             self.check_output(i, p.data)
-        return autograd.sum([_bce_term(p, t) for _, p, t in pairs]) * (1.0 / len(pairs))
+        return autograd.sum([record(BCE, p, autograd.constant(t)) for _, p, t in pairs]) * (1.0 / len(pairs))
 
     def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
         row = super().target_numbers(i, target, width)
@@ -174,27 +177,7 @@ class BCELoss(Loss):
         return int(((outputs[:, 0] > 0.5) == (targets[:, 0] > 0.5)).sum())
 
 
-# PyTorch's binary_cross_entropy: logs clamped at -100; the backward divides by p(1 - p) clamped
-# at EPSILON, which it writes as the float32 literal 1e-12 (so 1 / EPSILON is 1000000003995.8...)
-LOG_FLOOR = -100.0
-BCE_EPSILON = struct.unpack("f", struct.pack("f", 1e-12))[0]
-
-
-def _bce_term(p: Value, y: float) -> Value:
-    """−[y·log p + (1 − y)·log(1 − p)] for one probability, with PyTorch's clamping."""
-    if p.data * (1.0 - p.data) >= BCE_EPSILON:  # both logs are above -28: nothing is clamped
-        return -(y * p.log() + (1.0 - y) * (1.0 - p).log())
-    # Within 1e-12 of 0 or 1 PyTorch's value and gradient are clamped numbers, not the smooth
-    # formula: a node with that value whose derivative is that clamped slope (p - p.data is 0).
-    # This branch is chosen by value, as PyTorch's clamp is; a clamp operation in the engine
-    # would make it one structure for compiled mode.
-    value = -(y * _floored_log(p.data) + (1.0 - y) * _floored_log(1.0 - p.data))
-    slope = (p.data - y) / max(p.data * (1.0 - p.data), BCE_EPSILON)
-    return (p - p.data) * slope + value
-
-
-def _floored_log(x: float) -> float:
-    return max(math.log(x), LOG_FLOOR) if x > 0.0 else LOG_FLOOR
+BCE = TABLE["bce"]  # PyTorch's binary_cross_entropy of one probability and its target, one node
 
 
 class CrossEntropyLoss(Loss):
@@ -208,6 +191,8 @@ class CrossEntropyLoss(Loss):
     Scores of ±1000 give a finite loss and gradient.
 
     >>> from autograd import Value, scope
+from autograd.engine import record
+from autograd.ops import TABLE
     >>> import nn
     >>> round(nn.CrossEntropyLoss()([[Value(2.0), Value(1.0), Value(0.1)]], [0]).data, 4)
     0.417

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import autograd
 import nn
 from autograd import CompileError, Parameter, Value, detect_anomaly, no_grad
+from autograd.engine import record
 from autograd.ops import TABLE
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # compile mode prints no NumPy warnings
@@ -79,6 +80,7 @@ CASES = {
     "relu": (1, lambda a: a.relu()),
     "sum": (2, lambda a, b: autograd.sum([a, b, a])),  # a operand twice: its gradient adds up
     "dot": (2, lambda a, b: autograd.dot([a, b], [b, 2.0], bias=a)),
+    "bce": (2, lambda p, y: record(TABLE["bce"], p, y)),  # BCELoss's term: probability, target
 }
 EXPONENTS = [2.0, 3.0, -1.0, -2.0, 0.5, -0.5, 0.0, 1.0, 1.5, -3.0, 1e308, INF, NAN]  # pow_const's cases
 
