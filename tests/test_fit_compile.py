@@ -91,6 +91,29 @@ def test_xor_mse_on_two_outputs_and_validation_trains_as_eager():
     assert runs[0][0].val_loss == pytest.approx(runs[1][0].val_loss, rel=1e-9)
 
 
+def _moons_probabilities():
+    X, y = nn.data.moons(n=60, noise=0.1, seed=4)
+    random.seed(8)
+    return nn.Sequential(nn.Layer(2, 8), nn.Tanh(), nn.Layer(8, 1), nn.Sigmoid()), X, y
+
+
+def test_moons_bce_adam_trains_as_eager():
+    _assert_same_training(_fit_both(_moons_probabilities, nn.BCELoss(), lambda ps: nn.optim.Adam(ps, lr=0.05),
+                                    epochs=20, batch_size=16))
+
+
+def test_bce_on_outputs_that_are_not_probabilities_stops_as_eagerly_before_any_update():
+    X, y = nn.data.moons(n=20, seed=4)
+    for compiled in (False, True):
+        random.seed(8)
+        model = nn.MLP(2, [4, 1])  # no Sigmoid: outputs outside [0, 1]
+        before = model.state_dict()
+        with pytest.raises(ValueError, match="not a probability in \\[0, 1\\]; end the model with a Sigmoid"):
+            nn.fit(model, X, y, nn.BCELoss(), nn.optim.SGD(model.parameters(), lr=0.1), epochs=1, progress=False,
+                   compile=compiled)
+        assert model.state_dict() == before
+
+
 def test_training_goes_on_eagerly_after_a_compiled_fit_as_if_eager_all_along():
     """sync() hands the weights and the optimizer's state back: a later eager fit continues."""
     results = []
