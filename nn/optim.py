@@ -94,10 +94,11 @@ class SGD(Optimizer):
 
     def rule(self, sqrt: Callable[[Any], Any], data: Any, grad: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         g = grad + self.weight_decay * data if self.weight_decay else grad
-        (buf,) = state
-        if self.momentum:
-            g = buf = g if buf is None else self.momentum * buf + g
-        return self.lr * g, (buf,)
+        if not self.momentum:
+            return self.lr * g, state
+        buf = state[0]
+        g = g if buf is None else self.momentum * buf + g  # the new buffer
+        return self.lr * g, (g,)
 
 
 class Adam(Optimizer):
