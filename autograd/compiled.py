@@ -127,6 +127,21 @@ class Arrays:
         return total + operands[-1] if len(operands) % 2 else total
 
     @staticmethod
+    def pick(*operands: Any) -> Any:
+        index, n = operands[-1], len(operands) - 1
+        if not ((index >= 0) & (index < n) & (index == np.floor(index))).all():  # ops.pick's check
+            raise IndexError(f"pick: an index is not a whole number from 0 to {n - 1}")
+        return np.take_along_axis(np.stack(operands[:-1]), index[None].astype(np.intp), axis=0)[0]
+
+    @staticmethod
+    def onehot(index: Any, n: int) -> tuple[Masked, ...]:
+        return tuple(Masked(index != k, np.where(index == k, 1.0, 0.0)) for k in range(n))  # ops.onehot
+
+    @staticmethod
+    def detached_max(*xs: Any) -> Any:
+        return np.maximum.reduce(xs)  # nan if one is nan; of equal ones the later, as ops.largest
+
+    @staticmethod
     def sign(a: Any) -> Any:
         return np.where(a > 0, 1.0, np.where(a < 0, -1.0, 0.0))  # nan gives 0, as ops.sign
 
@@ -359,6 +374,8 @@ def _contribution(local: Any, upstream: Any) -> Any:
     """local derivative × incoming gradient, where a masked zero stays 0 even times inf or nan."""
     if isinstance(local, Masked):
         return np.where(local.mask, 0.0, local.values * upstream)
+    if local is ops.MASKED_ZERO:
+        return np.zeros_like(upstream)
     product = local * upstream
     return product if product.shape == upstream.shape else np.broadcast_to(product, upstream.shape)
 

@@ -8,6 +8,7 @@ model's output list, or a single Value. Each loss is built from few n-ary nodes
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -114,8 +115,6 @@ class MSELoss(Loss):
     divide by 2"), whose gradient is just ŷ − y.
 
     >>> from autograd import Value, scope
-from autograd.engine import record
-from autograd.ops import TABLE
     >>> import nn
     >>> nn.MSELoss(half=True)([Value(3.0), Value(1.0)], [1.0, 1.0]).data   # (½·4 + ½·0) / 2
     1.0
@@ -191,8 +190,6 @@ class CrossEntropyLoss(Loss):
     Scores of ±1000 give a finite loss and gradient.
 
     >>> from autograd import Value, scope
-from autograd.engine import record
-from autograd.ops import TABLE
     >>> import nn
     >>> round(nn.CrossEntropyLoss()([[Value(2.0), Value(1.0), Value(0.1)]], [0]).data, 4)
     0.417
@@ -203,25 +200,49 @@ from autograd.ops import TABLE
         targets = _check_batch(rows, targets, "CrossEntropyLoss")
         terms = []
         for i, (scores, target) in enumerate(zip(rows, targets)):
-            if len(scores) < 2:
-                raise ValueError(
-                    f"CrossEntropyLoss: outputs[{i}] has {len(scores)} score; cross-entropy needs one score per "
-                    "class (at least 2). For one output use BCELoss (after a Sigmoid) or HingeLoss")
-            if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= int(target) < len(scores):
-                raise ValueError(
-                    f"CrossEntropyLoss: target {i} is {target!r}; expected a class index from 0 to {len(scores) - 1}"
-                )
-            y = int(target)
-            top = max(s.data for s in scores)  # a constant shift: it passes no gradient and changes no value
+            n = len(scores)
+            _check_classes(i, n)
+            top = autograd.detached_max(scores)  # the shift: it passes no gradient and changes no value
             shifted = [s - top for s in scores]
             exps = [d.exp() for d in shifted]
-            rest = autograd.sum([e for j, e in enumerate(exps) if j != y])
-            terms.append(((exps[y] - 1.0) + rest).log1p() - shifted[y])
+            if isinstance(target, Value):  # a traced input (compile mode): one graph serves every target
+                rests = [autograd.sum([e for j, e in enumerate(exps) if j != k]) for k in range(n)]
+                e_y, rest, s_y = (autograd.pick(row, target) for row in (exps, rests, shifted))
+            else:
+                y = _class_index(i, target, n)
+                e_y, rest, s_y = exps[y], autograd.sum([e for j, e in enumerate(exps) if j != y]), shifted[y]
+            terms.append(((e_y - 1.0) + rest).log1p() - s_y)
         return autograd.sum(terms) * (1.0 / len(terms))
+
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        _check_classes(i, width)
+        return [float(_class_index(i, target, width))]
 
     def correct(self, output: Any, target: Any) -> bool:
         scores = [float(s) for s in output]
         return max(range(len(scores)), key=scores.__getitem__) == int(target)
+
+    def count_correct(self, outputs: Any, targets: Any) -> int:
+        # correct's max: the first largest score; nan compares false, so a nan is never taken
+        # over an earlier score, and a nan first score is kept (nothing is larger than it)
+        scores = outputs.copy()
+        nan = scores != scores
+        scores[nan] = -math.inf
+        predicted = scores.argmax(axis=1)
+        predicted[nan[:, 0]] = 0
+        return int((predicted == targets[:, 0]).sum())
+
+
+def _check_classes(i: int, n: int) -> None:
+    if n < 2:
+        raise ValueError(f"CrossEntropyLoss: outputs[{i}] has {n} score; cross-entropy needs one score per "
+                         "class (at least 2). For one output use BCELoss (after a Sigmoid) or HingeLoss")
+
+
+def _class_index(i: int, target: Any, n: int) -> int:
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= int(target) < n:
+        raise ValueError(f"CrossEntropyLoss: target {i} is {target!r}; expected a class index from 0 to {n - 1}")
+    return int(target)
 
 
 class HingeLoss(Loss):

@@ -91,6 +91,28 @@ def test_xor_mse_on_two_outputs_and_validation_trains_as_eager():
     assert runs[0][0].val_loss == pytest.approx(runs[1][0].val_loss, rel=1e-9)
 
 
+def test_xor_cross_entropy_sgd_trains_as_eager():
+    def make():
+        X, y = nn.data.xor(n=48, seed=2)
+        random.seed(9)
+        return nn.MLP(2, [8, 2], activation="tanh"), X, y
+
+    _assert_same_training(_fit_both(make, nn.CrossEntropyLoss(), lambda ps: nn.optim.SGD(ps, lr=0.2, momentum=0.5),
+                                    epochs=20, batch_size=10))
+
+
+@pytest.mark.slow
+def test_digits_cross_entropy_trains_as_eager():
+    """Notebook 5's network and optimizer on 64 of the digits (the eager side takes the time)."""
+    def make():
+        X, y = nn.data.digits()
+        random.seed(0)
+        return nn.Sequential(nn.Layer(64, 32), nn.Tanh(), nn.Layer(32, 10)), X[:64], y[:64]
+
+    _assert_same_training(_fit_both(make, nn.CrossEntropyLoss(), lambda ps: nn.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                    epochs=20, batch_size=32))
+
+
 def _moons_probabilities():
     X, y = nn.data.moons(n=60, noise=0.1, seed=4)
     random.seed(8)
@@ -197,15 +219,18 @@ def test_the_optimizer_must_update_the_models_parameters():
 @pytest.mark.parametrize("loss_fn, outputs, targets", [
     (nn.HingeLoss(), [[0.5], [-0.5], [0.0], [math.nan], [-0.0], [2.0]], [1, 1, -1, -1, 1, -1]),
     (nn.BCELoss(), [[0.7], [0.5], [0.2], [math.nan], [0.51], [1.0]], [1, 1, 0, 0, 0, 1]),
+    (nn.CrossEntropyLoss(), [[1.0, 2.0, 0.5], [2.0, 2.0, 1.0], [math.nan, 1.0, 3.0], [1.0, math.nan, 3.0],
+                             [-math.inf, -math.inf, -math.inf], [1.0, 3.0, math.nan], [math.inf, math.inf, 0.0],
+                             [0.0, -0.0, 0.0], [math.nan, math.nan, math.nan]], [1, 1, 0, 2, 0, 1, 0, 1, 0]),
 ])
 def test_counted_right_answers_are_the_ones_correct_counts(loss_fn, outputs, targets):
-    rows = [loss_fn.target_numbers(i, t, 1) for i, t in enumerate(targets)]
+    rows = [loss_fn.target_numbers(i, t, len(o)) for i, (o, t) in enumerate(zip(outputs, targets))]
     expected = [loss_fn.correct(o, t) for o, t in zip(outputs, targets)]
     assert loss_fn.count_correct(np.array(outputs), np.array(rows)) == sum(expected)
     assert nn.MSELoss().count_correct(np.array(outputs), np.array(rows)) is None
 
 
-@pytest.mark.parametrize("loss", ["hinge", "mse"])
+@pytest.mark.parametrize("loss", ["cross-entropy", "hinge", "mse", "bce"])
 def test_chainrule_train_compile_prints_the_same_results_as_eager(loss, capsys):
     from chainrule_cli.main import main
 
