@@ -205,13 +205,10 @@ class CrossEntropyLoss(Loss):
             top = autograd.detached_max(scores)  # the shift: it passes no gradient and changes no value
             shifted = [s - top for s in scores]
             exps = [d.exp() for d in shifted]
-            if isinstance(target, Value):  # a traced input (compile mode): one graph serves every target
-                rests = [autograd.sum([e for j, e in enumerate(exps) if j != k]) for k in range(n)]
-                e_y, rest, s_y = (autograd.pick(row, target) for row in (exps, rests, shifted))
+            if isinstance(target, Value):  # a traced input (compile mode): every class's term, one picked,
+                terms.append(autograd.pick([_term(exps, shifted, k) for k in range(n)], target))  # for any target
             else:
-                y = _class_index(i, target, n)
-                e_y, rest, s_y = exps[y], autograd.sum([e for j, e in enumerate(exps) if j != y]), shifted[y]
-            terms.append(((e_y - 1.0) + rest).log1p() - s_y)
+                terms.append(_term(exps, shifted, _class_index(i, target, n)))
         return autograd.sum(terms) * (1.0 / len(terms))
 
     def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
@@ -231,6 +228,11 @@ class CrossEntropyLoss(Loss):
         predicted = scores.argmax(axis=1)
         predicted[nan[:, 0]] = 0
         return int((predicted == targets[:, 0]).sum())
+
+
+def _term(exps: list[Value], shifted: list[Value], y: int) -> Value:
+    """−log softmax(s)[y] from eⱼ = exp(sⱼ − m) and sⱼ − m: log1p((e_y − 1) + Σ_{j≠y} eⱼ) − (s_y − m)."""
+    return ((exps[y] - 1.0) + autograd.sum([e for j, e in enumerate(exps) if j != y])).log1p() - shifted[y]
 
 
 def _check_classes(i: int, n: int) -> None:
