@@ -9,7 +9,7 @@ one fit pays once (tracing one sample's graph, checking it on 16 more, building 
 syncing ``.data`` at the end) is reported in its own row. PyTorch runs the same epoch in
 float32 on one thread; NumPy's BLAS is pinned to one thread by ``bench/compiled.py``.
 
-    python bench/fit_bench.py [--rounds N]     # these rows alone
+    python bench/fit_bench.py     # these rows alone
 """
 
 from __future__ import annotations
@@ -122,14 +122,8 @@ def rows(rounds: int, add: Callable, torch: Any) -> None:
         "-", "-")
 
 
-if __name__ == "__main__":
-    import argparse
+if __name__ == "__main__":  # these rows alone, 7 rounds
+    import importlib.util
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    options = parser.parse_args()
-    try:
-        import torch as _torch
-    except ImportError:
-        _torch = None
-    rows(options.rounds, lambda *row: print(" | ".join(row), flush=True), _torch)
+    rows(7, lambda *row: print(" | ".join(row), flush=True),
+         importlib.import_module("torch") if importlib.util.find_spec("torch") else None)
