@@ -41,6 +41,17 @@ class Optimizer:
     (and ``sqrt``) that runs on one parameter's floats, as ``step()`` calls it, and unchanged on
     NumPy arrays holding every parameter at once, as ``fit(compile=True)`` calls it. ``state``
     is the parameter's tuple of running numbers (momentum, averages), kept in ``self.state``.
+
+    >>> import math
+    >>> import numpy as np
+    >>> from autograd import Value
+    >>> from nn import optim
+    >>> opt = optim.SGD([Value(1.0), Value(-1.0)], lr=0.1, momentum=0.9)
+    >>> opt.rule(math.sqrt, 1.0, 2.0, (None,))    # one parameter: the step 0.1·2, the new momentum
+    (0.2, (2.0,))
+    >>> delta, (momentum,) = opt.rule(np.sqrt, np.array([1.0, -1.0]), np.array([2.0, 4.0]), (None,))
+    >>> delta.tolist(), momentum.tolist()         # every parameter at once, by the same lines
+    ([0.2, 0.4], [2.0, 4.0])
     """
 
     def __init__(self, params: Iterable[Value], state: tuple[float | None, ...] = ()):

@@ -113,6 +113,14 @@ def test_digits_cross_entropy_trains_as_eager():
                                     epochs=20, batch_size=32))
 
 
+@pytest.mark.parametrize("stop", [{"tol": 0.05}, {"min_delta": 0.01}])
+def test_compiled_fit_stops_where_eager_fit_stops(stop):
+    runs = _fit_both(_moons, nn.HingeLoss(), lambda ps: nn.optim.SGD(ps, lr=0.05), epochs=40, batch_size=30, **stop)
+    (eager_history, _, _), (history, _, _) = runs
+    assert history.stopped == eager_history.stopped == next(iter(stop))
+    assert history.epochs == eager_history.epochs < 40
+
+
 def _moons_probabilities():
     X, y = nn.data.moons(n=60, noise=0.1, seed=4)
     random.seed(8)
