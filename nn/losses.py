@@ -205,8 +205,9 @@ class CrossEntropyLoss(Loss):
             top = autograd.detached_max(scores)  # the shift: it passes no gradient and changes no value
             shifted = [s - top for s in scores]
             exps = [d.exp() for d in shifted]
-            if isinstance(target, Value):  # a traced input (compile mode): every class's term, one picked,
-                terms.append(autograd.pick([_term(exps, shifted, k) for k in range(n)], target))  # for any target
+            if isinstance(target, Value):  # a traced input (compile mode): one graph for every target,
+                # so every class's term is computed and the target's is picked (the same numbers)
+                terms.append(autograd.pick([_term(exps, shifted, k) for k in range(n)], target))
             else:
                 terms.append(_term(exps, shifted, _class_index(i, target, n)))
         return autograd.sum(terms) * (1.0 / len(terms))
