@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -250,3 +253,20 @@ def test_chainrule_train_compile_prints_the_same_results_as_eager(loss, capsys):
         assert code == 0, err
         lines.append([line for line in out.splitlines() if line.startswith("final loss")])
     assert lines[0] == lines[1] and lines[0]
+
+
+def test_without_numpy_eager_fit_trains_and_compiled_fit_says_how_to_install_it():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["numpy"] = None  # makes `import numpy` fail, as if it were not installed
+        import nn
+        model = nn.MLP(2, [3, 1])
+        args = (model, [[0.5, 1.0], [1.0, -1.0]], [1, -1], nn.HingeLoss())
+        print(nn.fit(*args, nn.optim.SGD(model.parameters(), lr=0.1), epochs=2, progress=False).stopped)
+        try:
+            nn.fit(*args, nn.optim.SGD(model.parameters(), lr=0.1), epochs=2, progress=False, compile=True)
+        except ModuleNotFoundError as error:
+            print(error)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("epochs\n") and "pip install numpy" in out and "compile=False" in out
