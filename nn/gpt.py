@@ -354,10 +354,10 @@ class CompiledStep:
     it to a few percent of the training time.
 
     While training, the parameters live in one float64 array; the optimizer's own update rule
-    (``optimizer.update``, as ``optimizer.step()`` applies it) moves it, reading
+    (``optimizer.rule``, the one ``optimizer.step()`` runs) moves all of it at once, reading
     ``optimizer.lr`` at each step: set it for a schedule, as in the eager loop. ``sync()``
-    writes the array back to every parameter's ``.data`` (and the last gradients to ``.grad``);
-    leaving a ``with`` block does it, also when the block is interrupted. ``loss(tokens)`` is
+    writes the array back to every parameter's ``.data`` (the last gradients to ``.grad``, the
+    optimizer's running state back to it, so eager steps may follow); leaving a ``with`` block does it, also when the block is interrupted. ``loss(tokens)`` is
     the loss at the current weights, without training (for validation). Needs NumPy.
     """
 
@@ -377,7 +377,7 @@ class CompiledStep:
             raise ValueError("GPT.compiled_step: the optimizer must update exactly model.parameters(), in that order")
         self.compiled = autograd.compile(self._sequence_loss, self.params, check_every=check_every)
         self.theta: Any = None
-        self.state: tuple[Any, ...] | None = None
+        self.state: tuple[Any, ...] = ()
         self._read()
         self.grads = numpy.zeros(len(self.params))
 
@@ -386,14 +386,10 @@ class CompiledStep:
 
     def __call__(self, tokens: Sequence[int]) -> float:
         loss, grads = self._evaluate(tokens)
-        opt: Any = self.optimizer  # (rule or update: whichever form of the update rule it has)
-        opt.steps += 1  # what optimizer.step() does, on the array
-        if self.state is not None:  # the optimizer's rule runs on arrays: every parameter at once
-            delta, self.state = opt.rule(self.np.sqrt, self.theta, grads, self.state)
-            self.theta = self.theta - delta
-        else:  # its update rule, one parameter at a time
-            update = opt.update
-            self.theta = self.np.array([d - update(i, d, g) for i, (d, g) in enumerate(zip(self.theta.tolist(), grads.tolist()))])
+        opt = self.optimizer
+        opt.steps += 1  # what optimizer.step() does, by its own rule, on every parameter at once
+        delta, self.state = opt.rule(self.np.sqrt, self.theta, grads, self.state)
+        self.theta = self.theta - delta
         self.grads = grads
         return loss
 
@@ -417,20 +413,17 @@ class CompiledStep:
     def _read(self) -> None:
         np = self.np
         self.theta = np.array([p.data for p in self.params], dtype=float)
-        # an optimizer whose rule runs on arrays keeps one column per running number (Adam's m, v)
-        state = getattr(self.optimizer, "state", None) if hasattr(self.optimizer, "rule") else None
-        self.state = None if state is None else tuple(
-            None if column[0] is None else np.array(column, dtype=float) for column in zip(*state))
+        # the optimizer's state as one array per running number (Adam's m and v), as fit's compiled steps hold it
+        self.state = tuple(None if column[0] is None else np.array(column, dtype=float)
+                           for column in zip(*self.optimizer.state))
 
     def sync(self) -> None:
         """Write the trained weights to every parameter's ``.data``, the last gradients to
         ``.grad`` and the optimizer's running state back to it (so eager steps may follow)."""
         for p, d, g in zip(self.params, self.theta.tolist(), self.grads.tolist()):
             p.data, p.grad = d, g
-        if self.state is not None:
-            columns = [[None] * len(self.params) if s is None else s.tolist() for s in self.state]
-            opt: Any = self.optimizer
-            opt.state = list(zip(*columns))
+        columns = [[None] * len(self.params) if s is None else s.tolist() for s in self.state]
+        self.optimizer.state = list(zip(*columns))
 
     def __enter__(self) -> CompiledStep:
         self._read()  # start from the parameters (and the optimizer's state) as they are now

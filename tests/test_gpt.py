@@ -338,6 +338,9 @@ def test_compiled_steps_give_the_eager_steps_losses_and_weights():
             a, b = eager(framed(name)), compiled(framed(name))
             assert same(a, b, rel=1e-12), (i, name, a, b)
     assert compiled.lengths == sorted({len(n) + 2 for n in names})   # one program per length
+    # synced (weights and Adam's averages): an eager step on each model now gives the same loss
+    after = eager_trainer(models[1], opts[1])
+    assert same(eager(framed(train[12])), after(framed(train[12])), rel=1e-12)
     # the key layers' biases have a gradient of 0 up to rounding (adding one number to every score
     # leaves a softmax unchanged), which Adam turns into steps of any sign: they are left out
     for (name, p), q in zip(models[0].named_parameters(), models[1].parameters()):
