@@ -19,7 +19,6 @@ NumPy is imported when ``compile`` is first called, so the engine itself never n
 
 from __future__ import annotations
 
-import builtins
 import operator
 import random
 from collections.abc import Callable, Sequence
@@ -118,13 +117,26 @@ class Arrays:
 
     @staticmethod
     def sum(*xs: Any) -> Any:
-        return np.add.reduce(np.asarray(xs), axis=0, initial=0.0)  # 0.0 + ..., maybe in another order
+        return Arrays.sum_of_rows(np.stack(xs))
 
     @staticmethod
     def dot(*operands: Any) -> Any:
-        n = len(operands) // 2
-        total = builtins.sum(map(operator.mul, operands[:n], operands[n : 2 * n]))  # ops.dot's order
-        return total + operands[-1] if len(operands) % 2 else total
+        return Arrays.dot_of_rows(np.stack(operands))
+
+    # A sum or dot group reads its operands as one (operands, nodes[, samples]) array: these take
+    # it as it is (splitting a sum of 300 operands into rows and stacking them again costs more
+    # than the sum). They add left to right, as ops.FLOATS does (a cumulative sum is sequential;
+    # a reduction may pair the terms otherwise), then + 0.0: eager starts from 0.0, so a sum of
+    # -0.0s is 0.0.
+    @staticmethod
+    def sum_of_rows(rows: Any) -> Any:
+        return np.cumsum(rows, axis=0)[-1] + 0.0 if len(rows) else np.zeros(rows.shape[1:])
+
+    @staticmethod
+    def dot_of_rows(rows: Any) -> Any:
+        n = len(rows) // 2
+        total = Arrays.sum_of_rows(rows[:n] * rows[n : 2 * n])
+        return total + rows[-1] if len(rows) % 2 else total
 
     @staticmethod
     def sign(a: Any) -> Any:
@@ -150,18 +162,232 @@ ARRAYS = Arrays()
 
 
 # --- the program ---------------------------------------------------------------------------
+#
+# Slots: every node of the traced graph has a number, its row in the program's arrays of values
+# and gradients (one column per sample with a batch axis). Slots 0..P-1 hold the parameters,
+# then the inputs, then the other leaves (constants, Values captured from outside the
+# function), then the computed nodes, group by group (each group's nodes in consecutive slots,
+# so that a group's results are a slice of the arrays), the groups in level order: a node comes
+# after its operands.
+#
+# Eager's order. Floating-point addition is not associative: eager adds the contributions into
+# each gradient in one fixed order (nodes in reverse topological order, each node's operands in
+# order), and a replay that adds them otherwise can round otherwise, or overflow where eager
+# cancels (-w/w at a tiny w sends w +1/w and -1/w). The program keeps eager's order: within a
+# group, contributions to one slot are added in *rounds* (the first one of each slot, then the
+# second one, ...), from the group's last node back; a slot whose contributions come from
+# several groups in an order that differs from eager's (rare: the groups run level by level)
+# has them set aside in the *late* array, in eager's order, and added up just before its own
+# group runs backward. Matrix products are the exception: BLAS sums over its own order.
 
-class Group(NamedTuple):
-    """Nodes of one level that apply the same table entry to the same number of operands."""
+def _index(slots: Any) -> Any:
+    """``slots`` (a 1-D array) as a slice when they are consecutive and ascending (indexing
+    with it gives a view, no copy), else as they are."""
+    if not slots.size:
+        return slice(0, 0)
+    first, last = int(slots[0]), int(slots[-1])
+    if last - first == slots.size - 1 and (slots.size == 1 or bool((np.diff(slots) == 1).all())):
+        return slice(first, last + 1)
+    return slots
 
-    op: ops.Op
-    out: slice  # the slots of the nodes
-    operands: Any  # (k, arity) slots of their operands
-    gather: Any  # how to read them, arity-major: a slice when they are consecutive slots, else operands.T
-    exponent: float | None  # for x ** c: the constant c, shared by the group
-    matmul: tuple[Any, ...] | None  # batch mode: weight slots (k, n), input slots (n,), bias slots (k,) or None, distinct
-    distinct: bool  # no slot appears twice among the operands: gradients add with a plain +=
-    cache: dict[Any, Any]  # the local derivatives, when the rule gives numbers that do not depend on the operands
+
+def _rounds(slots: Any, positions: Any) -> list[tuple[Any, Any]]:
+    """``grads[slots] += values[positions]`` split into rounds in which no slot repeats (so that
+    ``+=`` adds every value), each slot's values added in the order given. Within a round the
+    pairs are sorted by position, so that reads and writes are slices where they can be."""
+    if not slots.size:
+        return []
+    order = np.argsort(slots, kind="stable")
+    sorted_slots = slots[order]
+    starts = np.searchsorted(sorted_slots, sorted_slots, side="left")
+    rank = np.empty(slots.size, dtype=np.intp)
+    rank[order] = np.arange(slots.size) - starts  # how many values of its slot come before this one
+    rounds = []
+    for t in range(int(rank.max()) + 1):
+        chosen = np.flatnonzero(rank == t)
+        chosen = chosen[np.argsort(positions[chosen], kind="stable")]
+        rounds.append((_index(slots[chosen]), _index(positions[chosen])))
+    return rounds
+
+
+def _add_rounds(target: Any, rounds: list[tuple[Any, Any]], values: Any) -> None:
+    for slots, positions in rounds:
+        target[slots] += values[positions]
+
+
+def _times(local: Any, upstream: Any, out: Any) -> None:
+    """``out = local × upstream``, where a masked zero stays 0 even times inf or nan."""
+    if isinstance(local, Masked):
+        np.multiply(local.values, upstream, out=out)
+        np.copyto(out, 0.0, where=local.mask)
+    else:
+        np.multiply(local, upstream, out=out)
+
+
+class Group:
+    """Nodes of one level that apply the same table entry to the same number of operands: one
+    NumPy operation over all of them, forward and backward. What does not depend on the numbers
+    (where the operands are read, which gradients are needed, where and in which order the
+    contributions go) is planned once, when the program is built."""
+
+    def __init__(self, op: ops.Op, out: slice, operands: Any, exponent: float | None, positions: Any):
+        self.op = op
+        self.out = out  # the nodes' slots
+        self.operands = operands  # (nodes, arity) slots of their operands
+        self.exponent = exponent  # for x ** c: the constant c, shared by the group
+        self.positions = positions  # the nodes' places in the trace (eager goes backward through them)
+        self.shape = operands.shape[::-1]
+        self.read = _index(operands.T.reshape(-1))  # every operand in one read, arity-major
+        # set by Program._plan_backward:
+        self.columns: list[int] = []  # the operands whose gradients are needed
+        self.locals: list[tuple[str, Any, Any]] | None = None  # see _plan_locals
+        self.rounds: list[tuple[Any, Any]] = []  # contributions -> gradients
+        self.late: tuple[Any, Any] | None = None  # contributions -> the late array
+        self.finish: list[tuple[Any, Any]] = []  # the late array -> this group's own gradients
+
+    def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
+        rows = vals[self.read].reshape(self.shape + vals.shape[1:])  # (arity, nodes[, samples])
+        if self.op is ops.SUM:
+            out = ARRAYS.sum_of_rows(rows)
+        elif self.op is ops.DOT:
+            out = ARRAYS.dot_of_rows(rows)
+        else:
+            out = self.op.forward(ARRAYS, *self._operands(rows))
+        vals[self.out] = out
+        return rows, out
+
+    def _operands(self, rows: Any) -> list[Any]:
+        operands = list(rows)
+        if self.exponent is not None:
+            operands[1] = self.exponent  # x ** c: the rules see the number c, as on floats
+        return operands
+
+    def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
+        _add_rounds(grads, self.finish, late)
+        if not self.columns:
+            return
+        rows, out = saved
+        upstream = grads[self.out]
+        contributions = np.empty((len(self.columns),) + upstream.shape)
+        if self.locals is None:  # run the table's rule on the arrays
+            locals_ = self.op.derivative(ARRAYS, out, *self._operands(rows))
+            for i, j in enumerate(self.columns):
+                _times(locals_[j], upstream, contributions[i])
+        else:
+            for what, into, source in self.locals:
+                if what == "numbers":
+                    np.multiply(source.reshape((-1,) + (1,) * upstream.ndim), upstream, out=contributions[into])
+                elif what == "operands":
+                    np.multiply(rows[source], upstream, out=contributions[into])
+                else:  # the result
+                    np.multiply(out, upstream, out=contributions[into])
+        flat = contributions.reshape((-1,) + upstream.shape[1:])  # column-major: position i * nodes + row
+        if self.late is not None:
+            positions, at = self.late
+            late[at] = flat[positions]
+        _add_rounds(grads, self.rounds, flat)
+
+    def plan_locals(self) -> None:
+        """Run the table's rule once on stand-in arrays: where it gives a number (``+ - sum``),
+        an operand (``mul``, ``dot``) or the result (``exp``) as it is, a replay can multiply that
+        directly, without running the rule. ``self.locals`` lists runs of needed columns as
+        ``(kind, columns, source)``; None when the rule must run at each replay."""
+        arity = self.shape[0]
+        stand_ins: list[Any] = [np.ones(1) for _ in range(arity)]
+        if self.exponent is not None:
+            stand_ins[1] = self.exponent
+        out = np.ones(1)
+        with np.errstate(all="ignore"):
+            locals_ = self.op.derivative(ARRAYS, out, *stand_ins)
+        found: list[tuple[str, Any]] = []  # for each needed column: what its local derivative is
+        for j in self.columns:
+            local = locals_[j]
+            if type(local) is float:
+                found.append(("numbers", local))
+            elif local is out:
+                found.append(("result", None))
+            else:
+                source = next((n for n, s in enumerate(stand_ins) if local is s), None)
+                if source is None:  # computed from the operands: the rule runs at each replay
+                    self.locals = None
+                    return
+                found.append(("operands", source))
+        runs: list[tuple[str, int, list[Any]]] = []  # (kind, first column, sources): one NumPy call each
+        for i, (what, source) in enumerate(found):
+            if runs and runs[-1][0] == what and (what != "operands" or runs[-1][2][-1] + 1 == source):
+                runs[-1][2].append(source)  # the next column, from the next operand: the same slice
+            else:
+                runs.append((what, i, [source]))
+        self.locals = []
+        for what, first, sources in runs:
+            into = slice(first, first + len(sources))
+            if what == "numbers":
+                self.locals.append((what, into, np.array(sources, dtype=float)))
+            elif what == "operands":
+                self.locals.append((what, into, slice(sources[0], sources[-1] + 1)))
+            else:
+                self.locals.append((what, into, None))
+
+
+class Layer:
+    """``dot`` nodes whose weights (and bias) are parameters and whose inputs are one shared
+    list: with a batch axis, one matrix product ``W @ X (+ b)`` over all samples. A layer of
+    ``nn`` keeps each neuron's weights and bias side by side in the parameters, so ``W`` and
+    ``b`` are read as views of them."""
+
+    locals = None
+
+    def __init__(self, out: slice, weights: Any, inputs: Any, bias: Any, positions: Any):
+        self.out = out
+        self.positions = positions
+        self.weights, self.bias = weights, bias  # (nodes, n) and (nodes,) parameter indices, bias maybe None
+        self.inputs = _index(inputs)
+        self.distinct = _distinct(inputs) and _distinct(weights) and (bias is None or _distinct(bias))
+        k, n = weights.shape
+        start = int(weights[0, 0])
+        stride = int(weights[1, 0]) - start if k > 1 else n + (bias is not None)
+        self.block = None  # (start, stop, stride): W is params[start:stop].reshape(nodes, stride)[:, :n]
+        if stride >= n and np.array_equal(weights, start + stride * np.arange(k)[:, None] + np.arange(n)) and (
+                bias is None or stride > n and np.array_equal(bias, start + stride * np.arange(k) + n)):
+            self.block = (start, start + k * stride, stride)
+        self.dx = False  # whether the inputs' gradients are needed (set by Program._plan_backward)
+        self.finish: list[tuple[Any, Any]] = []
+
+    def _read(self, params: Any) -> tuple[Any, Any]:
+        if self.block is None:
+            return params[self.weights], None if self.bias is None else params[self.bias]
+        start, stop, stride = self.block
+        block = params[start:stop].reshape(-1, stride)
+        n = self.weights.shape[1]
+        return block[:, :n], None if self.bias is None else block[:, n]
+
+    def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
+        W, b = self._read(params)
+        X = vals[self.inputs]
+        out = vals[self.out]
+        np.matmul(W, X, out=out)
+        if b is not None:
+            out += b[:, None]
+        return W, X
+
+    def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
+        _add_rounds(grads, self.finish, late)
+        W, X = saved
+        upstream = grads[self.out]
+        if self.block is not None:  # d/dW = g x^T and d/db = g, summed over samples
+            dW, db = self._read(param_grads)
+            dW += upstream @ X.T
+            if db is not None:
+                db += upstream.sum(axis=1)
+        else:
+            add_at(param_grads, self.weights, upstream @ X.T, self.distinct)
+            if self.bias is not None:
+                add_at(param_grads, self.bias, upstream.sum(axis=1), self.distinct)
+        if self.dx:  # d/dx = W^T g
+            if isinstance(self.inputs, slice) or self.distinct:
+                grads[self.inputs] += W.T @ upstream
+            else:
+                np.add.at(grads, self.inputs, W.T @ upstream)
 
 
 class Trace(NamedTuple):
@@ -171,10 +397,8 @@ class Trace(NamedTuple):
 
 
 class Program:
-    """A traced graph as a list of groups over numbered slots: slots ``0..P-1`` hold the
-    parameters, then the inputs, then the other leaves (constants, Values captured from
-    outside the function), then the computed nodes, group by group (each group's nodes in
-    consecutive slots), the groups in level order: a node comes after its operands."""
+    """A traced graph as a list of groups over numbered slots (see above), replayed forward and
+    backward with NumPy."""
 
     def __init__(self, trace: Trace, params: list[Value], batch: bool):
         order, inputs = trace.order, trace.inputs
@@ -193,29 +417,33 @@ class Program:
                     "parameters passed to compile; pass all of them (e.g. model.parameters())"
                 )
         self.batch = batch
-        self.groups = self._groups(order, slot, set(params))  # numbers the computed nodes, group by group
-        self.size = len(slot)
-        read = [g.operands.reshape(-1) if g.matmul is None else g.matmul[1] for g in self.groups]
-        read.append(np.array([slot[order[-1]]]))  # slots read in every sample's column (not only the first)
-        self.params_per_sample = bool((np.concatenate(read) < len(params)).any())
         self.n_params = len(params)
         self.n_inputs = len(inputs)
+        self.groups = self._groups(order, slot, set(params))  # numbers the computed nodes, group by group
+        self.size = len(slot)
+        self.root = slot[order[-1]]
+        # with a batch axis, the parameters are copied into every sample's column only when
+        # something other than a matrix product's weights reads them
+        read = [g.operands.reshape(-1) if isinstance(g, Group) else np.arange(self.size)[g.inputs] for g in self.groups]
+        self.params_per_sample = not batch or bool((np.concatenate([*read, [self.root]]) < len(params)).any())
         self.leaves = leaves
         constants = [v for v in leaves if v.is_constant]
         self.constants = np.array([v.data for v in constants], dtype=float)
         self.captured = leaves[len(constants):]  # Values from outside fn: their numbers are read at each call
-        self.root = slot[order[-1]]
         aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
         if any(v not in slot for v in aux):
             raise CompileError("the values returned beside the result (aux) must be nodes of the result's graph")
         self.aux = None if trace.aux is None else (isinstance(trace.aux, Value), np.array([slot[v] for v in aux], dtype=np.intp))
         self.fingerprint = fingerprint(trace, params)
-        self.buffers: tuple[Any, Any] | None = None  # the node values and gradients of the last run
+        self.n_late = 0
+        self.finish: list[tuple[Any, Any]] = []  # the late array -> the parameters' gradients
+        self._plan_backward()
+        self.buffers: tuple[Any, Any, Any] | None = None  # values, gradients, late contributions
 
-    def _groups(self, order: list[Value], slot: dict[Value, int], params: set[Value]) -> list[Group]:
+    def _groups(self, order: list[Value], slot: dict[Value, int], params: set[Value]) -> list[Any]:
         level: dict[Value, int] = {}
-        buckets: dict[tuple[Any, ...], list[Value]] = {}
-        for v in order:
+        buckets: dict[tuple[Any, ...], list[int]] = {}
+        for position, v in enumerate(order):
             edges = v._edges
             if not edges:
                 level[v] = 0
@@ -225,21 +453,24 @@ class Program:
             op = v._info.op
             exponent = operands[1].data if op is ops.POW_CONST else None
             key = (lv, id(op), len(operands), exponent if exponent is None or exponent == exponent else "nan")
-            buckets.setdefault(key, []).append(v)
-        groups = []
-        for (_, _, arity, _), nodes in sorted(buckets.items(), key=lambda item: item[0][:3]):
+            buckets.setdefault(key, []).append(position)
+        groups: list[Any] = []
+        for (_, _, arity, _), positions in sorted(buckets.items(), key=lambda item: item[0][:3]):
+            nodes = [order[i] for i in positions]
             op = nodes[0]._info.op
             operands = np.array([[slot[c] for c in v._edges[:arity]] for v in nodes], dtype=np.intp).reshape(len(nodes), arity)
             out = slice(len(slot), len(slot) + len(nodes))  # a group's nodes get consecutive slots: a slice, no copy
             for v in nodes:
                 slot[v] = len(slot)
+            where = np.array(positions, dtype=np.intp)
+            layer = self._layer(nodes, arity, slot, params, out, where) if self.batch and op is ops.DOT else None
             exponent = nodes[0]._edges[1].data if op is ops.POW_CONST else None
-            matmul = self._matmul(nodes, arity, slot, params) if self.batch and op is ops.DOT else None
-            groups.append(Group(op, out, operands, _gather(operands), exponent, matmul, _distinct(operands), {}))
+            groups.append(layer or Group(op, out, operands, exponent, where))
         return groups
 
     @staticmethod
-    def _matmul(nodes: list[Value], arity: int, slot: dict[Value, int], params: set[Value]) -> tuple[Any, ...] | None:
+    def _layer(nodes: list[Value], arity: int, slot: dict[Value, int], params: set[Value], out: slice,
+               positions: Any) -> Layer | None:
         """dot nodes whose weights (and bias) are parameters and whose inputs are one shared
         list: in batch mode, one matrix product ``W @ X + b`` over all samples."""
         n = arity // 2
@@ -251,92 +482,110 @@ class Program:
         weights = np.array([[slot[w] for w in v._edges[:n]] for v in nodes], dtype=np.intp)
         bias = np.array([slot[v._edges[2 * n]] for v in nodes], dtype=np.intp) if arity % 2 else None
         inputs = np.array([slot[x] for x in xs], dtype=np.intp)
-        distinct = _distinct(weights) and _distinct(inputs) and (bias is None or _distinct(bias))
-        return weights, inputs, bias, distinct
+        return Layer(out, weights, inputs, bias, positions)
+
+    def _plan_backward(self) -> None:
+        """Which gradients are needed (those of the parameters and of the nodes that depend on
+        them), and where each group's contributions go, in eager's order (see above)."""
+        P, groups = self.n_params, self.groups
+        needed = np.zeros(self.size, dtype=bool)
+        needed[:P] = True
+        unordered = np.zeros(self.size, dtype=bool)  # slots a matrix product adds into (BLAS's order)
+        for g in groups:
+            if isinstance(g, Layer):
+                needed[g.out] = True
+                g.dx = bool(needed[g.inputs].any())
+                unordered[g.inputs] = g.dx
+            else:
+                needed[g.out] = needed[g.operands].any(axis=1)
+                g.columns = [j for j in range(g.shape[0]) if needed[g.operands[:, j]].any()]
+                if g.columns:
+                    g.plan_locals()
+        # every contribution of a group to a needed gradient: its slot, group, row (node), column
+        parts = []
+        for i, g in enumerate(groups):
+            if isinstance(g, Group) and g.columns:
+                k = g.shape[1]
+                slots = g.operands[:, g.columns].T.reshape(-1)
+                flat = np.arange(slots.size)
+                parts.append((slots, np.full(slots.size, i), flat % k, flat // k, g.positions[flat % k], flat))
+        if not parts:
+            return
+        slot, group, row, column, position, flat = (np.concatenate(a) for a in zip(*parts))
+        keep = needed[slot]
+        slot, group, row, column, position, flat = (a[keep] for a in (slot, group, row, column, position, flat))
+        eager = np.lexsort((column, -position, slot))  # eager's order, slot by slot
+        replay = np.lexsort((column, -row, -group, slot))  # a replay's: groups from the last, rounds within
+        starts = np.searchsorted(slot[eager], slot[eager], side="left")
+        rank = np.arange(slot.size) - starts
+        # two contributions add the same in either order; from the third on, the order counts
+        differs = np.unique(slot[eager][(eager != replay) & (rank >= 2)])
+        is_late = np.zeros(self.size, dtype=bool)
+        is_late[differs[~unordered[differs]]] = True
+        late_ids = eager[is_late[slot[eager]]]  # eager's order, slot by slot
+        at = np.empty(slot.size, dtype=np.intp)
+        at[late_ids] = np.arange(late_ids.size)
+        self.n_late = int(late_ids.size)
+        bounds = np.searchsorted(group, np.arange(len(groups) + 1))  # group is ascending: parts were in order
+        for i, g in enumerate(groups):
+            if not isinstance(g, Group) or not g.columns:
+                continue
+            mine = np.arange(bounds[i], bounds[i + 1])
+            late = is_late[slot[mine]]
+            if late.any():
+                g.late = (_index(flat[mine[late]]), _index(at[mine[late]]))
+            ontime = mine[~late]
+            ontime = ontime[np.lexsort((column[ontime], -row[ontime]))]  # eager's order within the group
+            g.rounds = _rounds(slot[ontime], flat[ontime])
+        # the late contributions of each slot are added, in eager's order, just before the slot's
+        # group runs backward (the parameters' after the last group)
+        late_slots = slot[late_ids]
+        starts_of = np.array([g.out.start for g in groups])
+        owner = np.searchsorted(starts_of, late_slots, side="right") - 1  # -1: a parameter
+        for i in np.unique(owner):
+            chosen = np.flatnonzero(owner == i)
+            rounds = _rounds(late_slots[chosen], chosen)
+            if i < 0:
+                self.finish = rounds
+            else:
+                groups[i].finish = rounds
+
+    def _buffers(self, width: int | None) -> tuple[Any, Any, Any]:
+        column = () if width is None else (width,)
+        if self.buffers is None or self.buffers[0].shape[1:] != column:
+            vals = np.empty((self.size,) + column)  # reused: fresh pages cost more than the replay
+            start = self.n_params + self.n_inputs
+            vals[start : start + len(self.constants)] = self.constants.reshape((-1,) + (1,) * len(column))
+            self.buffers = (vals, np.empty((self.size,) + column), np.empty((self.n_late,) + column))
+        return self.buffers
 
     def run(self, params: Any, inputs: Any, seed: float, width: int | None) -> tuple[Any, Any, Any]:
         """The output (one number, or one per sample), every parameter's gradient and the aux
         values (one row per aux Value; ``None`` without them).
         ``params`` is a (P,) array; ``inputs`` (I,) or, over ``width`` samples, (I, width)."""
-        shape = (self.size,) if width is None else (self.size, width)
-        if self.buffers is None or self.buffers[0].shape != shape:
-            self.buffers = (np.empty(shape), np.empty(shape))  # reused: fresh pages cost more than the replay
-        vals, grads = self.buffers
-        grads.fill(0.0)
+        vals, grads, late = self._buffers(width)
         P, end = self.n_params, self.n_params + self.n_inputs
-        if width is None or self.params_per_sample:
-            vals[:P] = params.reshape((P,) + (1,) * (len(shape) - 1))  # the same in every sample's column
-        else:  # only matrix products read parameters, from the first column
-            vals[:P, 0] = params
+        column = (1,) * (vals.ndim - 1)
+        if self.params_per_sample:
+            vals[:P] = params.reshape((P,) + column)  # the same in every sample's column
         vals[P:end] = inputs
-        column = (1,) * (len(shape) - 1)
-        vals[end : end + len(self.constants)] = self.constants.reshape((-1,) + column)
-        end += len(self.constants)
-        vals[end : end + len(self.captured)] = np.array([v.data for v in self.captured], dtype=float).reshape(
-            (-1,) + column)
+        if self.captured:
+            end += len(self.constants)
+            vals[end : end + len(self.captured)] = np.array([v.data for v in self.captured], dtype=float).reshape(
+                (-1,) + column)
         param_grads = np.zeros(P)  # what matrix products give the parameters (already summed over samples)
-        with np.errstate(all="ignore"):
-            derivatives = [self._forward(g, vals) for g in self.groups]
-            grads[self.root] = seed
-            for g, locals_ in zip(reversed(self.groups), reversed(derivatives)):
-                self._backward(g, locals_, vals, grads, param_grads)
+        saved = [g.forward(vals, params) for g in self.groups]
+        grads.fill(0.0)
+        grads[self.root] = seed
+        for g, s in zip(reversed(self.groups), reversed(saved)):
+            g.backward(s, grads, late, param_grads)
+        _add_rounds(grads, self.finish, late)
         if width is None:
-            total = grads[:P]
-        else:
-            total = grads[:P].sum(axis=1) if self.params_per_sample else 0.0
+            param_grads += grads[:P]
+        elif self.params_per_sample:
+            param_grads += grads[:P].sum(axis=1)
         aux = None if self.aux is None else vals[self.aux[1]].copy()
-        return vals[self.root].copy(), total + param_grads, aux
-
-    @staticmethod
-    def _forward(g: Group, vals: Any) -> Any:
-        if g.matmul is not None:
-            weights, xs, bias, _ = g.matmul
-            W, X = vals[weights, 0], vals[xs]  # parameters: the same in every sample's column, read from the first
-            out = W @ X
-            if bias is not None:
-                out += vals[bias, 0][:, None]
-            vals[g.out] = out
-            return W, X
-        operands = list(vals[g.gather].reshape(g.operands.shape[::-1] + vals.shape[1:]))  # one (k[, width]) per operand
-        if g.exponent is not None:
-            operands[1] = g.exponent  # x ** c: the rules see the number c, as on floats
-        out = g.op.forward(ARRAYS, *operands)
-        vals[g.out] = out
-        return g.op.derivative(ARRAYS, out, *operands)
-
-    @staticmethod
-    def _backward(g: Group, locals_: Any, vals: Any, grads: Any, param_grads: Any) -> None:
-        upstream = grads[g.out]
-        if g.matmul is not None:
-            weights, xs, bias, distinct = g.matmul
-            W, X = locals_
-            add_at(param_grads, weights, upstream @ X.T, distinct)  # d/dW = g x^T, summed over samples
-            add_at(grads, xs, W.T @ upstream, distinct)  # d/dx = W^T g
-            if bias is not None:
-                add_at(param_grads, bias, upstream.sum(axis=1), distinct)
-            return
-        factors = g.cache.get("factors")
-        if factors is None and all(type(local) is float for local in locals_):  # + - sum: numbers
-            factors = g.cache["factors"] = np.array(locals_).reshape((1, -1) + (1,) * (upstream.ndim - 1))
-        if factors is not None:
-            contributions = factors * upstream[:, None]
-        elif len(locals_) == 1:
-            contributions = _contribution(locals_[0], upstream)[:, None]
-        else:
-            contributions = np.stack([_contribution(local, upstream) for local in locals_], axis=1)
-        if g.exponent is not None:
-            contributions[:, 1] = 0.0  # the constant exponent gets no gradient
-        if isinstance(g.gather, slice):
-            grads[g.gather] += contributions.swapaxes(0, 1).reshape((-1,) + upstream.shape[1:])
-        else:
-            add_at(grads, g.operands, contributions, g.distinct)
-
-
-def _gather(operands: Any) -> Any:
-    flat = operands.T.reshape(-1)
-    if flat.size and np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
-        return slice(int(flat[0]), int(flat[0]) + flat.size)
-    return operands.T
+        return vals[self.root].copy(), param_grads, aux
 
 
 def _distinct(slots: Any) -> bool:
@@ -349,14 +598,6 @@ def add_at(target: Any, slots: Any, values: Any, distinct: bool) -> None:
         target[slots] += values
     else:
         np.add.at(target, slots, values)
-
-
-def _contribution(local: Any, upstream: Any) -> Any:
-    """local derivative × incoming gradient, where a masked zero stays 0 even times inf or nan."""
-    if isinstance(local, Masked):
-        return np.where(local.mask, 0.0, local.values * upstream)
-    product = local * upstream
-    return product if product.shape == upstream.shape else np.broadcast_to(product, upstream.shape)
 
 
 def other_leaves(order: list[Value], known: Any) -> list[Value]:

@@ -168,6 +168,43 @@ def test_random_graphs_with_shared_subexpressions_match_eager(program, weights, 
     assert_same(per_sample(samples), *eager(mean, params), "batch, replayed")
 
 
+# --- the order in which a gradient receives its contributions -----------------------------
+# Eager adds contributions into a gradient in one fixed order (nodes in reverse topological
+# order, each node's operands in order). Floating-point addition is not associative, so a
+# replay that adds them in another order can overflow where eager cancels, or round otherwise.
+
+def test_a_gradient_that_cancels_in_eagers_order_does_not_overflow_in_a_whole_graph_replay():
+    # -w/w at w = 1e-308 sends w +1e308 (through the division) and -1e308 (through the
+    # negation); eager adds them sample by sample, so they cancel: d(-w/w)/dw = 0 exactly.
+    # Adding both samples' +1e308 first would overflow to inf.
+    w = Parameter(1e-308)
+    fn = lambda xs: autograd.sum([-w / w + x for x in xs])  # noqa: E731
+    expected = eager(fn, [w], [Value(1.0), Value(2.0)])
+    assert expected[1] == [0.0]
+    result = autograd.compile(fn, [w])([1.0, 2.0])
+    assert result.grads == [0.0] and result.value == 1.0
+
+
+def test_a_gradient_that_cancels_in_eagers_order_does_not_overflow_in_a_batch_replay():
+    w = Parameter(1e-308)
+    fn = lambda x: (-w / w + x + -w / w) * 2  # noqa: E731  (two cancelling pairs in one sample; 2 * the mean's 1/2)
+    expected = eager(lambda: autograd.sum([fn(Value(x)) for x in (1.0, 2.0)]) / 2, [w])
+    assert expected[1] == [0.0]
+    result = autograd.compile(fn, [w], batch=True)([1.0, 2.0])
+    assert result.grads == [0.0] and result.value == -1.0
+
+
+def test_contributions_from_one_group_are_added_in_eagers_order():
+    # d/dw sum(w * x) receives x = 3, 1e16, -1e16 from three multiplications of one level;
+    # eager adds them from the last node back: (-1e16 + 1e16) + 3 = 3 (also the exact sum),
+    # where the forward order gives (3 + 1e16) - 1e16 = 4.
+    w = Parameter(1.0)
+    fn = lambda xs: autograd.sum([w * x for x in xs])  # noqa: E731
+    xs = [3.0, 1e16, -1e16]
+    assert eager(fn, [w], [Value(x) for x in xs])[1] == [3.0]
+    assert autograd.compile(fn, [w])(xs).grads == [3.0]
+
+
 # --- the batch axis ------------------------------------------------------------------------
 
 def _moons_model():
@@ -189,7 +226,7 @@ def test_batch_replay_of_micrograds_demo_loss_matches_eager_for_any_batch_size_w
 
         assert_same(step(Xb, yb), *eager(loss, params), f"batch of {n}")
     assert len(step.programs) == 1  # one sample's program served every batch size
-    assert any(g.matmul is not None for g in step.programs[(2, 1)].groups)  # the layers became matrix products
+    assert any(isinstance(g, autograd.compiled.Layer) for g in step.programs[(2, 1)].groups)  # matrix products
 
 
 def test_a_result_that_is_a_parameter_or_an_input_itself():
