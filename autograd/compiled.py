@@ -180,6 +180,14 @@ ARRAYS = Arrays()
 # has them set aside in the *late* array, in eager's order, and added up just before its own
 # group runs backward. Matrix products are the exception: BLAS sums over its own order.
 
+class Round(NamedTuple):
+    """``grads[slots] += values[positions]`` (``=`` with ``assign``: the slots' first gradient)."""
+
+    slots: Any
+    positions: Any
+    assign: bool
+
+
 def _index(slots: Any) -> Any:
     """``slots`` (a 1-D array) as a slice when they are consecutive and ascending (indexing
     with it gives a view, no copy), else as they are."""
@@ -191,7 +199,7 @@ def _index(slots: Any) -> Any:
     return slots
 
 
-def _rounds(slots: Any, positions: Any) -> list[tuple[Any, Any]]:
+def _rounds(slots: Any, positions: Any) -> list[Round]:
     """``grads[slots] += values[positions]`` split into rounds in which no slot repeats (so that
     ``+=`` adds every value), each slot's values added in the order given. Within a round the
     pairs are sorted by position, so that reads and writes are slices where they can be."""
@@ -206,20 +214,26 @@ def _rounds(slots: Any, positions: Any) -> list[tuple[Any, Any]]:
     for t in range(int(rank.max()) + 1):
         chosen = np.flatnonzero(rank == t)
         chosen = chosen[np.argsort(positions[chosen], kind="stable")]
-        rounds.append((_index(slots[chosen]), _index(positions[chosen])))
+        rounds.append(Round(_index(slots[chosen]), _index(positions[chosen]), False))
     return rounds
 
 
-def _add_rounds(target: Any, rounds: list[tuple[Any, Any]], values: Any) -> None:
-    for slots, positions in rounds:
-        target[slots] += values[positions]
+def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
+    for slots, positions, assign in rounds:
+        if assign:
+            target[slots] = values[positions]
+        else:
+            target[slots] += values[positions]
 
 
 def _times(local: Any, upstream: Any, out: Any) -> None:
     """``out = local × upstream``, where a masked zero stays 0 even times inf or nan."""
     if isinstance(local, Masked):
         np.multiply(local.values, upstream, out=out)
-        np.copyto(out, 0.0, where=local.mask)
+        if np.shape(local.mask) == out.shape:
+            np.putmask(out, local.mask, 0.0)  # (faster than copyto(..., where=))
+        else:
+            np.copyto(out, 0.0, where=local.mask)
     else:
         np.multiply(local, upstream, out=out)
 
@@ -237,40 +251,43 @@ class Group:
         self.exponent = exponent  # for x ** c: the constant c, shared by the group
         self.positions = positions  # the nodes' places in the trace (eager goes backward through them)
         self.shape = operands.shape[::-1]
-        self.read = _index(operands.T.reshape(-1))  # every operand in one read, arity-major
+        # a sum or dot reads its operands in one read, arity-major (operands, nodes[, samples]);
+        # other operations one read per operand (a slice, no copy, when the slots are consecutive)
+        self.stacked = op is ops.SUM or op is ops.DOT
+        self.read = _index(operands.T.reshape(-1)) if self.stacked else [_index(column) for column in operands.T]
         # set by Program._plan_backward:
         self.columns: list[int] = []  # the operands whose gradients are needed
         self.locals: list[tuple[str, Any, Any]] | None = None  # see _plan_locals
-        self.rounds: list[tuple[Any, Any]] = []  # contributions -> gradients
+        self.rounds: list[Round] = []  # contributions -> gradients
         self.late: tuple[Any, Any] | None = None  # contributions -> the late array
-        self.finish: list[tuple[Any, Any]] = []  # the late array -> this group's own gradients
+        self.finish: list[Round] = []  # the late array -> this group's own gradients
+        self.direct: slice | None = None  # see Program._plan_writes
 
     def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
-        rows = vals[self.read].reshape(self.shape + vals.shape[1:])  # (arity, nodes[, samples])
-        if self.op is ops.SUM:
-            out = ARRAYS.sum_of_rows(rows)
-        elif self.op is ops.DOT:
-            out = ARRAYS.dot_of_rows(rows)
+        if self.stacked:
+            rows = vals[self.read].reshape(self.shape + vals.shape[1:])
+            out = ARRAYS.sum_of_rows(rows) if self.op is ops.SUM else ARRAYS.dot_of_rows(rows)
         else:
-            out = self.op.forward(ARRAYS, *self._operands(rows))
+            rows = [vals[read] for read in self.read]
+            if self.exponent is not None:
+                rows[1] = self.exponent  # x ** c: the rules see the number c, as on floats
+            out = self.op.forward(ARRAYS, *rows)
         vals[self.out] = out
         return rows, out
 
-    def _operands(self, rows: Any) -> list[Any]:
-        operands = list(rows)
-        if self.exponent is not None:
-            operands[1] = self.exponent  # x ** c: the rules see the number c, as on floats
-        return operands
-
     def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
-        _add_rounds(grads, self.finish, late)
+        if self.finish:
+            _add_rounds(grads, self.finish, late)
         if not self.columns:
             return
         rows, out = saved
         upstream = grads[self.out]
-        contributions = np.empty((len(self.columns),) + upstream.shape)
+        if self.direct is not None:  # computed in place: the first (and only) gradients of these slots
+            contributions = grads[self.direct][None]
+        else:
+            contributions = np.empty((len(self.columns),) + upstream.shape)
         if self.locals is None:  # run the table's rule on the arrays
-            locals_ = self.op.derivative(ARRAYS, out, *self._operands(rows))
+            locals_ = self.op.derivative(ARRAYS, out, *rows)
             for i, j in enumerate(self.columns):
                 _times(locals_[j], upstream, contributions[i])
         else:
@@ -281,6 +298,8 @@ class Group:
                     np.multiply(rows[source], upstream, out=contributions[into])
                 else:  # the result
                     np.multiply(out, upstream, out=contributions[into])
+        if self.direct is not None:
+            return
         flat = contributions.reshape((-1,) + upstream.shape[1:])  # column-major: position i * nodes + row
         if self.late is not None:
             positions, at = self.late
@@ -314,7 +333,7 @@ class Group:
                 found.append(("operands", source))
         runs: list[tuple[str, int, list[Any]]] = []  # (kind, first column, sources): one NumPy call each
         for i, (what, source) in enumerate(found):
-            if runs and runs[-1][0] == what and (what != "operands" or runs[-1][2][-1] + 1 == source):
+            if runs and runs[-1][0] == what and (what != "operands" or self.stacked and runs[-1][2][-1] + 1 == source):
                 runs[-1][2].append(source)  # the next column, from the next operand: the same slice
             else:
                 runs.append((what, i, [source]))
@@ -323,8 +342,8 @@ class Group:
             into = slice(first, first + len(sources))
             if what == "numbers":
                 self.locals.append((what, into, np.array(sources, dtype=float)))
-            elif what == "operands":
-                self.locals.append((what, into, slice(sources[0], sources[-1] + 1)))
+            elif what == "operands":  # rows[source]: a slice of the stacked operands, or one operand
+                self.locals.append((what, into, slice(sources[0], sources[-1] + 1) if self.stacked else sources[0]))
             else:
                 self.locals.append((what, into, None))
 
@@ -342,7 +361,8 @@ class Layer:
         self.positions = positions
         self.weights, self.bias = weights, bias  # (nodes, n) and (nodes,) parameter indices, bias maybe None
         self.inputs = _index(inputs)
-        self.distinct = _distinct(inputs) and _distinct(weights) and (bias is None or _distinct(bias))
+        self.distinct = _distinct(weights) and (bias is None or _distinct(bias))
+        self.distinct_inputs = _distinct(inputs)
         k, n = weights.shape
         start = int(weights[0, 0])
         stride = int(weights[1, 0]) - start if k > 1 else n + (bias is not None)
@@ -351,15 +371,26 @@ class Layer:
                 bias is None or stride > n and np.array_equal(bias, start + stride * np.arange(k) + n)):
             self.block = (start, start + k * stride, stride)
         self.dx = False  # whether the inputs' gradients are needed (set by Program._plan_backward)
-        self.finish: list[tuple[Any, Any]] = []
+        self.assign = False  # whether they are the first gradients those slots get (Program._plan_writes)
+        self.finish: list[Round] = []
+        self.views: dict[int, tuple[Any, Any, Any]] = {}
 
     def _read(self, params: Any) -> tuple[Any, Any]:
+        """W and b: views of ``params`` (kept while it is the same array: a training loop passes
+        the same one every step), or copies when the parameters are not laid out as a block."""
         if self.block is None:
             return params[self.weights], None if self.bias is None else params[self.bias]
+        cached = self.views.get(id(params))
+        if cached is not None and cached[0] is params:
+            return cached[1], cached[2]
         start, stop, stride = self.block
         block = params[start:stop].reshape(-1, stride)
         n = self.weights.shape[1]
-        return block[:, :n], None if self.bias is None else block[:, n]
+        W, b = block[:, :n], None if self.bias is None else block[:, n]
+        if len(self.views) > 4:
+            self.views.clear()
+        self.views[id(params)] = (params, W, b)
+        return W, b
 
     def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
         W, b = self._read(params)
@@ -371,7 +402,8 @@ class Layer:
         return W, X
 
     def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
-        _add_rounds(grads, self.finish, late)
+        if self.finish:
+            _add_rounds(grads, self.finish, late)
         W, X = saved
         upstream = grads[self.out]
         if self.block is not None:  # d/dW = g x^T and d/db = g, summed over samples
@@ -384,7 +416,9 @@ class Layer:
             if self.bias is not None:
                 add_at(param_grads, self.bias, upstream.sum(axis=1), self.distinct)
         if self.dx:  # d/dx = W^T g
-            if isinstance(self.inputs, slice) or self.distinct:
+            if self.assign:
+                np.matmul(W.T, upstream, out=grads[self.inputs])
+            elif self.distinct_inputs:
                 grads[self.inputs] += W.T @ upstream
             else:
                 np.add.at(grads, self.inputs, W.T @ upstream)
@@ -426,6 +460,7 @@ class Program:
         # something other than a matrix product's weights reads them
         read = [g.operands.reshape(-1) if isinstance(g, Group) else np.arange(self.size)[g.inputs] for g in self.groups]
         self.params_per_sample = not batch or bool((np.concatenate([*read, [self.root]]) < len(params)).any())
+        self.first_gradient = 0 if self.params_per_sample else len(params)  # the rows above hold no gradient
         self.leaves = leaves
         constants = [v for v in leaves if v.is_constant]
         self.constants = np.array([v.data for v in constants], dtype=float)
@@ -436,9 +471,11 @@ class Program:
         self.aux = None if trace.aux is None else (isinstance(trace.aux, Value), np.array([slot[v] for v in aux], dtype=np.intp))
         self.fingerprint = fingerprint(trace, params)
         self.n_late = 0
-        self.finish: list[tuple[Any, Any]] = []  # the late array -> the parameters' gradients
+        self.finish: list[Round] = []  # the late array -> the parameters' gradients
+        self.zero: list[slice] = []  # the gradients set to 0 before a backward pass (see _plan_writes)
         self._plan_backward()
         self.buffers: tuple[Any, Any, Any] | None = None  # values, gradients, late contributions
+        self.param_grads = np.zeros(len(params))  # what matrix products give the parameters (summed over samples)
 
     def _groups(self, order: list[Value], slot: dict[Value, int], params: set[Value]) -> list[Any]:
         level: dict[Value, int] = {}
@@ -510,6 +547,7 @@ class Program:
                 flat = np.arange(slots.size)
                 parts.append((slots, np.full(slots.size, i), flat % k, flat // k, g.positions[flat % k], flat))
         if not parts:
+            self._plan_writes(needed, np.zeros(self.size, dtype=bool))
             return
         slot, group, row, column, position, flat = (np.concatenate(a) for a in zip(*parts))
         keep = needed[slot]
@@ -549,6 +587,49 @@ class Program:
                 self.finish = rounds
             else:
                 groups[i].finish = rounds
+        self._plan_writes(needed, is_late)
+
+    def _plan_writes(self, needed: Any, is_late: Any) -> None:
+        """Which rounds write a slot's first gradient (``=``, no zeroing needed) and which
+        gradients must be zeroed before a backward pass: those that receive ``+=`` first, the
+        late ones, the parameters', and needed ones that nothing adds to (a node nothing uses).
+        A node's first gradient is written as it is, where eager computes ``0.0 + it``: that
+        differs only for -0.0, and a node's gradient only ever reaches a parameter's through
+        products added to 0.0, where the sign of a zero cannot show; the parameters' gradients
+        always add from 0.0."""
+        slots_of = np.arange(self.size)
+        computed = self.groups[0].out.start if self.groups else self.size
+        written = np.zeros(self.size, dtype=bool)
+        written[self.root] = True
+        zero = is_late.copy()
+        zero[self.first_gradient : computed] = True  # the parameters' (and leaves') gradients, when kept
+        for g in reversed(self.groups):  # the backward pass's order
+            if isinstance(g, Layer):
+                if g.dx:
+                    slots = slots_of[g.inputs]
+                    slots = slots[needed[slots]]
+                    g.assign = isinstance(g.inputs, slice) and not written[slots].any() and bool((slots >= computed).all())
+                    zero[slots[~written[slots]]] |= not g.assign
+                    written[slots] = True
+                continue
+            rounds = []
+            for r in g.rounds:
+                slots = slots_of[r.slots]
+                assign = not written[slots].any() and bool((slots >= computed).all())
+                zero[slots[~written[slots]]] |= not assign
+                written[slots] = True
+                rounds.append(r._replace(assign=assign))
+            g.rounds = rounds
+            k = g.shape[1]
+            if (len(g.columns) == 1 and g.late is None and len(rounds) == 1 and rounds[0].assign
+                    and isinstance(rounds[0].slots, slice) and rounds[0].positions == slice(0, k)):
+                g.direct = rounds[0].slots  # computed straight into the gradients: no copy, no add
+        zero |= needed & ~written
+        zero[: self.first_gradient] = False
+        runs = np.flatnonzero(np.diff(np.r_[0, zero.view(np.int8), 0]))  # where runs of zeros start and stop
+        self.zero = [slice(int(a), int(b)) for a, b in zip(runs[::2], runs[1::2])]
+        if len(self.zero) > 8:  # scattered: zeroing everything is cheaper than many small pieces
+            self.zero = [slice(self.first_gradient, self.size)]
 
     def _buffers(self, width: int | None) -> tuple[Any, Any, Any]:
         column = () if width is None else (width,)
@@ -573,9 +654,11 @@ class Program:
             end += len(self.constants)
             vals[end : end + len(self.captured)] = np.array([v.data for v in self.captured], dtype=float).reshape(
                 (-1,) + column)
-        param_grads = np.zeros(P)  # what matrix products give the parameters (already summed over samples)
+        param_grads = self.param_grads
+        param_grads.fill(0.0)
         saved = [g.forward(vals, params) for g in self.groups]
-        grads.fill(0.0)
+        for rows in self.zero:
+            grads[rows] = 0.0
         grads[self.root] = seed
         for g, s in zip(reversed(self.groups), reversed(saved)):
             g.backward(s, grads, late, param_grads)
@@ -585,7 +668,7 @@ class Program:
         elif self.params_per_sample:
             param_grads += grads[:P].sum(axis=1)
         aux = None if self.aux is None else vals[self.aux[1]].copy()
-        return vals[self.root].copy(), param_grads, aux
+        return vals[self.root].copy(), param_grads.copy(), aux
 
 
 def _distinct(slots: Any) -> bool:
@@ -737,21 +820,22 @@ class Compiled:
             else:
                 value, grads, aux = self._whole_call(args, params)
             if self.penalty is not None:
-                extra, extra_grads, _ = self.penalty.evaluate((), params)
+                extra, extra_grads, _ = self.penalty._whole_call((), params)
                 value, grads = value + extra, grads + extra_grads
         return value, grads, aux
 
-    def _program(self, key: Any, samples: Sequence[Sequence[Any]]) -> Program:
-        """The cached program for ``key``, traced on ``samples[0]`` the first time. On checked
-        calls the function is traced again on the samples and must build the same graph."""
+    def _program(self, key: Any, samples: Callable[[], Sequence[Sequence[Any]]]) -> Program:
+        """The cached program for ``key``, traced on the first of ``samples()`` the first time.
+        On checked calls the function is traced again on the samples and must build the same
+        graph (``samples`` is only called then: most calls need none)."""
         calls = self.calls[key] = self.calls.get(key, 0) + 1
         program = self.programs.get(key)
-        to_check = samples
+        if program is not None and not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
+            return program
+        to_check = samples()
         if program is None:
-            program = self.programs[key] = Program(self._trace(samples[0]), self.parameters, self.batch)
-            to_check = samples[1:]
-        elif not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
-            to_check = []
+            program = self.programs[key] = Program(self._trace(to_check[0]), self.parameters, self.batch)
+            to_check = to_check[1:]
         for sample in to_check:
             trace = self._trace(sample)
             known = set(self.parameters).union(trace.inputs)
@@ -767,7 +851,7 @@ class Compiled:
         return program
 
     def _whole_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
-        program = self._program(_shape(args), [args])
+        program = self._program(_shape(args) if args else (), lambda: [args])
         value, grads, aux = program.run(params, np.array(_numbers(args), dtype=float), 1.0, None)
         return value, grads, _aux_numbers(program, aux)
 
@@ -786,7 +870,7 @@ class Compiled:
             picks = random.Random(calls).sample(range(width), min(width, CHECKED_SAMPLES))
         else:  # later checked calls: one sample, a different one each time
             picks = [calls % width]
-        program = self._program(key, [[_as_lists(a[i]) for a in args] for i in picks])
+        program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks])
         out, grads, aux = program.run(params, inputs, 1.0 / width, width)
         return out.sum() / width, grads, None if aux is None else [_aux_numbers(program, a) for a in aux.T]
 

@@ -205,6 +205,34 @@ def test_contributions_from_one_group_are_added_in_eagers_order():
     assert autograd.compile(fn, [w])(xs).grads == [3.0]
 
 
+EXACT_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "neg": lambda a, b: -a}
+wide = st.builds(lambda m, e: m * 10.0 ** e, st.floats(-9, 9, allow_nan=False), st.integers(-8, 17))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(EXACT_OPS)), st.integers(0, 99), st.integers(0, 99)),
+                min_size=1, max_size=20),
+       st.lists(wide, min_size=4, max_size=4))
+def test_gradients_of_exact_operations_equal_eagers_bit_for_bit(program, weights):
+    # + - * and neg round their results exactly as Python floats do, and their local derivatives
+    # are numbers or operands: a replay that adds every contribution in eager's order gets
+    # eager's gradients to the last bit, however the terms (from 1e-8 to 1e18) cancel and round.
+    params = [Parameter(w) for w in weights]
+
+    def fn():
+        nodes = list(params)
+        for op, i, j in program:
+            nodes.append(EXACT_OPS[op](nodes[i % len(nodes)], nodes[j % len(nodes)]))
+        total = nodes[len(params)]
+        for v in nodes[len(params) + 1 :]:
+            total = total + v
+        return total
+
+    value, grads, _ = eager(fn, params)
+    result = autograd.compile(fn, params)()
+    assert [result.value, *result.grads] == pytest.approx([value, *grads], rel=0, abs=0, nan_ok=True)
+
+
 # --- the batch axis ------------------------------------------------------------------------
 
 def _moons_model():
