@@ -56,7 +56,8 @@ def _numpy() -> Any:
 
 class Masked(NamedTuple):
     """A local derivative that is 0 where ``mask`` holds *whatever the gradient is*
-    (``ops.MASKED_ZERO`` on arrays): the backward pass uses ``where(mask, 0, values * g)``."""
+    (``ops.MASKED_ZERO`` on arrays) and ``values`` (maybe one number) elsewhere: the backward
+    pass uses ``where(mask, 0, values * g)``."""
 
     mask: Any
     values: Any
@@ -145,7 +146,7 @@ class Arrays:
     @staticmethod
     def step(y: Any) -> Masked:
         mask = y <= 0  # ops.step: a masked zero where relu is off, 1 elsewhere (nan included)
-        return Masked(mask, np.where(mask, 0.0, 1.0))
+        return Masked(mask, 1.0)
 
     @staticmethod
     def number(x: Any) -> Any:
@@ -154,7 +155,7 @@ class Arrays:
     @staticmethod
     def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
         if value is ops.MASKED_ZERO:
-            return Masked(condition, np.where(condition, 0.0, rule()))
+            return Masked(condition, rule())
         return np.where(condition, value, rule())
 
 
@@ -230,10 +231,11 @@ def _times(local: Any, upstream: Any, out: Any) -> None:
     """``out = local × upstream``, where a masked zero stays 0 even times inf or nan."""
     if isinstance(local, Masked):
         np.multiply(local.values, upstream, out=out)
-        if np.shape(local.mask) == out.shape:
-            np.putmask(out, local.mask, 0.0)  # (faster than copyto(..., where=))
+        mask = local.mask
+        if type(mask) is np.ndarray and mask.shape == out.shape:
+            np.putmask(out, mask, 0.0)  # (faster than copyto(..., where=))
         else:
-            np.copyto(out, 0.0, where=local.mask)
+            np.copyto(out, 0.0, where=mask)
     else:
         np.multiply(local, upstream, out=out)
 
@@ -350,9 +352,12 @@ class Group:
 
 class Layer:
     """``dot`` nodes whose weights (and bias) are parameters and whose inputs are one shared
-    list: with a batch axis, one matrix product ``W @ X (+ b)`` over all samples. A layer of
-    ``nn`` keeps each neuron's weights and bias side by side in the parameters, so ``W`` and
-    ``b`` are read as views of them."""
+    list: with a batch axis, one matrix product ``W @ X (+ b)`` over all samples.
+
+    A layer of ``nn`` keeps each neuron's weights and bias side by side in the parameters: its
+    ``[W | b]`` is then a (nodes, n + 1) block of them, read as a view, and one product
+    ``[W | b] @ [X; 1]`` gives ``W @ X + b`` forward and both gradients backward
+    (``d[W | b] = g @ [X; 1]^T``: ``g x^T`` and the sum of ``g`` over the samples)."""
 
     locals = None
 
@@ -364,53 +369,59 @@ class Layer:
         self.distinct = _distinct(weights) and (bias is None or _distinct(bias))
         self.distinct_inputs = _distinct(inputs)
         k, n = weights.shape
+        self.n = n
         start = int(weights[0, 0])
-        stride = int(weights[1, 0]) - start if k > 1 else n + (bias is not None)
-        self.block = None  # (start, stop, stride): W is params[start:stop].reshape(nodes, stride)[:, :n]
-        if stride >= n and np.array_equal(weights, start + stride * np.arange(k)[:, None] + np.arange(n)) and (
-                bias is None or stride > n and np.array_equal(bias, start + stride * np.arange(k) + n)):
-            self.block = (start, start + k * stride, stride)
+        stride = n + (bias is not None)
+        self.block = None  # params[block] is [W | b] (or W without a bias), (nodes, stride)
+        if np.array_equal(weights, start + stride * np.arange(k)[:, None] + np.arange(n)) and (
+                bias is None or np.array_equal(bias, start + stride * np.arange(k) + n)):
+            self.block = slice(start, start + k * stride)
         self.dx = False  # whether the inputs' gradients are needed (set by Program._plan_backward)
         self.assign = False  # whether they are the first gradients those slots get (Program._plan_writes)
         self.finish: list[Round] = []
-        self.views: dict[int, tuple[Any, Any, Any]] = {}
+        self.views: dict[int, tuple[Any, Any]] = {}
+        self.ones: Any = None  # [X; 1] (with a bias): X is copied into its first n rows
 
-    def _read(self, params: Any) -> tuple[Any, Any]:
-        """W and b: views of ``params`` (kept while it is the same array: a training loop passes
-        the same one every step), or copies when the parameters are not laid out as a block."""
-        if self.block is None:
-            return params[self.weights], None if self.bias is None else params[self.bias]
+    def _block(self, params: Any) -> Any:
+        """``params[block]`` as a (nodes, stride) view, kept while ``params`` is the same array
+        (a training loop passes the same one every step)."""
         cached = self.views.get(id(params))
         if cached is not None and cached[0] is params:
-            return cached[1], cached[2]
-        start, stop, stride = self.block
-        block = params[start:stop].reshape(-1, stride)
-        n = self.weights.shape[1]
-        W, b = block[:, :n], None if self.bias is None else block[:, n]
+            return cached[1]
         if len(self.views) > 4:
             self.views.clear()
-        self.views[id(params)] = (params, W, b)
-        return W, b
+        block = params[self.block].reshape(self.weights.shape[0], -1)
+        self.views[id(params)] = (params, block)
+        return block
 
     def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
-        W, b = self._read(params)
-        X = vals[self.inputs]
         out = vals[self.out]
-        np.matmul(W, X, out=out)
-        if b is not None:
-            out += b[:, None]
-        return W, X
+        if self.block is None:  # parameters elsewhere: copies
+            W = params[self.weights]
+            X = vals[self.inputs]
+            np.matmul(W, X, out=out)
+            if self.bias is not None:
+                out += params[self.bias][:, None]
+            return W, X
+        block = self._block(params)
+        if self.bias is None:
+            X = vals[self.inputs]
+        else:
+            if self.ones is None or self.ones.shape[1] != vals.shape[1]:
+                self.ones = np.ones((self.n + 1, vals.shape[1]))
+            X = self.ones
+            X[: self.n] = vals[self.inputs]
+        np.matmul(block, X, out=out)
+        return block, X
 
     def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
         if self.finish:
             _add_rounds(grads, self.finish, late)
         W, X = saved
         upstream = grads[self.out]
-        if self.block is not None:  # d/dW = g x^T and d/db = g, summed over samples
-            dW, db = self._read(param_grads)
-            dW += upstream @ X.T
-            if db is not None:
-                db += upstream.sum(axis=1)
+        if self.block is not None:
+            self._block(param_grads)[...] += upstream @ X.T
+            W = W[:, : self.n]
         else:
             add_at(param_grads, self.weights, upstream @ X.T, self.distinct)
             if self.bias is not None:
