@@ -207,16 +207,22 @@ def _rounds(slots: Any, positions: Any) -> list[Round]:
     if not slots.size:
         return []
     order = np.argsort(slots, kind="stable")
-    sorted_slots = slots[order]
-    starts = np.searchsorted(sorted_slots, sorted_slots, side="left")
     rank = np.empty(slots.size, dtype=np.intp)
-    rank[order] = np.arange(slots.size) - starts  # how many values of its slot come before this one
-    rounds = []
-    for t in range(int(rank.max()) + 1):
-        chosen = np.flatnonzero(rank == t)
-        chosen = chosen[np.argsort(positions[chosen], kind="stable")]
-        rounds.append(Round(_index(slots[chosen]), _index(positions[chosen]), False))
-    return rounds
+    rank[order] = _ranks(slots[order])  # how many values of its slot come before this one
+    by_round = np.lexsort((positions, rank))
+    bounds = np.searchsorted(rank[by_round], np.arange(int(rank.max()) + 2)).tolist()
+    return [Round(_index(slots[by_round[a:b]]), _index(positions[by_round[a:b]]), False)
+            for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _ranks(keys: Any) -> Any:
+    """For keys sorted so that equal ones are next to each other: how many equal ones come
+    before each."""
+    if not keys.size:
+        return keys
+    first = np.r_[True, keys[1:] != keys[:-1]]
+    index = np.arange(keys.size)
+    return index - np.maximum.accumulate(np.where(first, index, 0))
 
 
 def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
@@ -308,12 +314,21 @@ class Group:
             late[at] = flat[positions]
         _add_rounds(grads, self.rounds, flat)
 
-    def plan_locals(self) -> None:
+    def plan_locals(self, known: dict[Any, Any]) -> None:
         """Run the table's rule once on stand-in arrays: where it gives a number (``+ - sum``),
         an operand (``mul``, ``dot``) or the result (``exp``) as it is, a replay can multiply that
         directly, without running the rule. ``self.locals`` lists runs of needed columns as
-        ``(kind, columns, source)``; None when the rule must run at each replay."""
+        ``(kind, columns, source)``; None when the rule must run at each replay. ``known``
+        keeps the plans already made, for groups alike (a layer's neurons at every position)."""
         arity = self.shape[0]
+        key = (self.op, arity, self.exponent, tuple(self.columns))
+        if key in known:
+            self.locals = known[key]
+            return
+        self._plan_locals(arity)
+        known[key] = self.locals
+
+    def _plan_locals(self, arity: int) -> None:
         stand_ins: list[Any] = [np.ones(1) for _ in range(arity)]
         if self.exponent is not None:
             stand_ins[1] = self.exponent
@@ -321,6 +336,7 @@ class Group:
         with np.errstate(all="ignore"):
             locals_ = self.op.derivative(ARRAYS, out, *stand_ins)
         found: list[tuple[str, Any]] = []  # for each needed column: what its local derivative is
+        operand = {id(s): n for n, s in enumerate(stand_ins)}
         for j in self.columns:
             local = locals_[j]
             if type(local) is float:
@@ -328,8 +344,8 @@ class Group:
             elif local is out:
                 found.append(("result", None))
             else:
-                source = next((n for n, s in enumerate(stand_ins) if local is s), None)
-                if source is None:  # computed from the operands: the rule runs at each replay
+                source = operand.get(id(local))
+                if source is None or stand_ins[source] is not local:  # computed from the operands: the rule runs at each replay
                     self.locals = None
                     return
                 found.append(("operands", source))
@@ -441,12 +457,62 @@ class Trace(NamedTuple):
     aux: Any  # None, or the Value or list of Values that fn returned beside its result
 
 
+class Graph(NamedTuple):
+    """A traced graph as lists, from one pass over its nodes in trace order: what a program is
+    planned from, and (``fingerprint``) the structure the guard compares."""
+
+    table: list[Any]  # each node's table entry (None for a leaf)
+    arity: Any  # (array) each node's number of operands
+    operands: Any  # (array) the positions in the trace of every node's operands, node after node
+    level: list[int]  # 0 for a leaf, else one more than its deepest operand's
+    position: dict[Value, int]
+    fingerprint: tuple[Any, ...]
+
+
+def read_graph(trace: Trace, params: list[Value]) -> Graph:
+    """Each node's operation and operands' positions, and which leaves are parameters, inputs
+    or other leaves: two traces with equal fingerprints, whose other leaves hold equal numbers,
+    give the same program."""
+    known = {v: ("p", i) for i, v in enumerate(params)}
+    for i, v in enumerate(trace.inputs):
+        known.setdefault(v, ("x", i))
+    position: dict[Value, int] = {}
+    at = position.__getitem__
+    table: list[Any] = []
+    arity: list[int] = []
+    operands: list[int] = []
+    level: list[int] = []
+    leaves: list[Any] = []
+    for i, v in enumerate(trace.order):
+        position[v] = i
+        edges = v._edges
+        if edges:
+            n = len(edges) >> 1
+            mine = list(map(at, edges[:n]))
+            operands += mine
+            level.append(1 + max(map(level.__getitem__, mine)))
+            table.append(v._info.op)
+            arity.append(n)
+        else:
+            leaves.append(known.get(v) or ("c", v.is_constant))
+            level.append(0)
+            table.append(None)
+            arity.append(0)
+    aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
+    arities = np.fromiter(arity, dtype=np.intp, count=len(arity))
+    positions = np.fromiter(operands, dtype=np.intp, count=len(operands))
+    fingerprint = (np.fromiter(map(id, table), dtype=np.int64, count=len(table)).tobytes(), arities.tobytes(),
+                   positions.tobytes(), tuple(leaves), tuple(position.get(v, -1) for v in aux))
+    return Graph(table, arities, positions, level, position, fingerprint)
+
+
 class Program:
     """A traced graph as a list of groups over numbered slots (see above), replayed forward and
     backward with NumPy."""
 
     def __init__(self, trace: Trace, params: list[Value], batch: bool):
         order, inputs = trace.order, trace.inputs
+        graph = read_graph(trace, params)
         slot: dict[Value, int] = {}
         for i, v in enumerate(params):
             slot[v] = i
@@ -455,18 +521,21 @@ class Program:
         leaves = other_leaves(order, slot)
         for v in leaves:
             slot[v] = len(slot)
-        for v in order:
-            if not v._edges and v.is_parameter and slot[v] >= len(params):
+        self.batch = batch
+        self.n_params = len(params)
+        self.n_inputs = len(inputs)
+        slot_of = np.full(len(order), -1, dtype=np.intp)  # each node's slot, by its position in the trace
+        for i in np.flatnonzero(graph.arity == 0).tolist():
+            v = order[i]
+            slot_of[i] = slot[v]
+            if v.is_parameter and slot[v] >= len(params):
                 raise CompileError(
                     f"the function uses a parameter ({v!r}) that is not among the {len(params)} "
                     "parameters passed to compile; pass all of them (e.g. model.parameters())"
                 )
-        self.batch = batch
-        self.n_params = len(params)
-        self.n_inputs = len(inputs)
-        self.groups = self._groups(order, slot, set(params))  # numbers the computed nodes, group by group
-        self.size = len(slot)
-        self.root = slot[order[-1]]
+        self.groups = self._groups(order, graph, slot_of, len(slot))  # numbers the computed nodes, group by group
+        self.size = self.groups[-1].out.stop if self.groups else len(slot)
+        self.root = int(slot_of[-1])
         # with a batch axis, the parameters are copied into every sample's column only when
         # something other than a matrix product's weights reads them
         read = [g.operands.reshape(-1) if isinstance(g, Group) else np.arange(self.size)[g.inputs] for g in self.groups]
@@ -477,10 +546,11 @@ class Program:
         self.constants = np.array([v.data for v in constants], dtype=float)
         self.captured = leaves[len(constants):]  # Values from outside fn: their numbers are read at each call
         aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
-        if any(v not in slot for v in aux):
+        if any(v not in graph.position for v in aux):
             raise CompileError("the values returned beside the result (aux) must be nodes of the result's graph")
-        self.aux = None if trace.aux is None else (isinstance(trace.aux, Value), np.array([slot[v] for v in aux], dtype=np.intp))
-        self.fingerprint = fingerprint(trace, params)
+        self.aux = None if trace.aux is None else (
+            isinstance(trace.aux, Value), slot_of[[graph.position[v] for v in aux]].astype(np.intp))
+        self.fingerprint = graph.fingerprint
         self.n_late = 0
         self.finish: list[Round] = []  # the late array -> the parameters' gradients
         self.zero: list[slice] = []  # the gradients set to 0 before a backward pass (see _plan_writes)
@@ -488,49 +558,41 @@ class Program:
         self.buffers: tuple[Any, Any, Any] | None = None  # values, gradients, late contributions
         self.param_grads = np.zeros(len(params))  # what matrix products give the parameters (summed over samples)
 
-    def _groups(self, order: list[Value], slot: dict[Value, int], params: set[Value]) -> list[Any]:
-        level: dict[Value, int] = {}
+    def _groups(self, order: list[Value], graph: Graph, slot_of: Any, first: int) -> list[Any]:
+        """The computed nodes in groups (see Group), level by level; numbers them from ``first``."""
         buckets: dict[tuple[Any, ...], list[int]] = {}
-        for position, v in enumerate(order):
-            edges = v._edges
-            if not edges:
-                level[v] = 0
-                continue
-            operands = edges[: len(edges) // 2]
-            level[v] = lv = 1 + max(level[c] for c in operands)
-            op = v._info.op
-            exponent = operands[1].data if op is ops.POW_CONST else None
-            key = (lv, id(op), len(operands), exponent if exponent is None or exponent == exponent else "nan")
-            buckets.setdefault(key, []).append(position)
+        for i, op in enumerate(graph.table):
+            if op is not None:
+                exponent = order[i]._edges[1].data if op is ops.POW_CONST else None
+                key = (graph.level[i], id(op), len(order[i]._edges) >> 1, exponent if exponent == exponent else "nan")
+                buckets.setdefault(key, []).append(i)
+        arity = graph.arity
+        starts = np.cumsum(arity) - arity  # where each node's operands begin in graph.operands
+        operand_positions = graph.operands
         groups: list[Any] = []
-        for (_, _, arity, _), positions in sorted(buckets.items(), key=lambda item: item[0][:3]):
-            nodes = [order[i] for i in positions]
-            op = nodes[0]._info.op
-            operands = np.array([[slot[c] for c in v._edges[:arity]] for v in nodes], dtype=np.intp).reshape(len(nodes), arity)
-            out = slice(len(slot), len(slot) + len(nodes))  # a group's nodes get consecutive slots: a slice, no copy
-            for v in nodes:
-                slot[v] = len(slot)
-            where = np.array(positions, dtype=np.intp)
-            layer = self._layer(nodes, arity, slot, params, out, where) if self.batch and op is ops.DOT else None
-            exponent = nodes[0]._edges[1].data if op is ops.POW_CONST else None
-            groups.append(layer or Group(op, out, operands, exponent, where))
+        for (_, _, n, _), members in sorted(buckets.items(), key=lambda item: item[0][:3]):
+            positions = np.array(members, dtype=np.intp)
+            out = slice(first, first + len(members))  # a group's nodes get consecutive slots: a slice, no copy
+            slot_of[positions] = np.arange(out.start, out.stop)
+            first = out.stop
+            operands = slot_of[operand_positions[starts[positions][:, None] + np.arange(n)]]
+            op = graph.table[members[0]]
+            layer = self._layer(operands, out, positions) if self.batch and op is ops.DOT else None
+            exponent = order[members[0]]._edges[1].data if op is ops.POW_CONST else None
+            groups.append(layer or Group(op, out, operands, exponent, positions))
         return groups
 
-    @staticmethod
-    def _layer(nodes: list[Value], arity: int, slot: dict[Value, int], params: set[Value], out: slice,
-               positions: Any) -> Layer | None:
+    def _layer(self, operands: Any, out: slice, positions: Any) -> Layer | None:
         """dot nodes whose weights (and bias) are parameters and whose inputs are one shared
         list: in batch mode, one matrix product ``W @ X + b`` over all samples."""
-        n = arity // 2
-        xs = nodes[0]._edges[n : 2 * n]
-        for v in nodes:
-            e = v._edges
-            if e[n : 2 * n] != xs or not all(w in params for w in e[:n]) or (arity % 2 and e[2 * n] not in params):
-                return None
-        weights = np.array([[slot[w] for w in v._edges[:n]] for v in nodes], dtype=np.intp)
-        bias = np.array([slot[v._edges[2 * n]] for v in nodes], dtype=np.intp) if arity % 2 else None
-        inputs = np.array([slot[x] for x in xs], dtype=np.intp)
-        return Layer(out, weights, inputs, bias, positions)
+        n = operands.shape[1] // 2
+        weights, xs = operands[:, :n], operands[:, n : 2 * n]
+        bias = operands[:, 2 * n] if operands.shape[1] % 2 else None
+        P = self.n_params
+        if n and (weights < P).all() and (xs == xs[0]).all() and (bias is None or (bias < P).all()):
+            return Layer(out, weights, xs[0], bias, positions)
+        return None
+
 
     def _plan_backward(self) -> None:
         """Which gradients are needed (those of the parameters and of the nodes that depend on
@@ -539,16 +601,18 @@ class Program:
         needed = np.zeros(self.size, dtype=bool)
         needed[:P] = True
         unordered = np.zeros(self.size, dtype=bool)  # slots a matrix product adds into (BLAS's order)
+        plans: dict[Any, Any] = {}
         for g in groups:
             if isinstance(g, Layer):
                 needed[g.out] = True
                 g.dx = bool(needed[g.inputs].any())
                 unordered[g.inputs] = g.dx
             else:
-                needed[g.out] = needed[g.operands].any(axis=1)
-                g.columns = [j for j in range(g.shape[0]) if needed[g.operands[:, j]].any()]
+                reads = needed[g.operands]
+                needed[g.out] = reads.any(axis=1)
+                g.columns = np.flatnonzero(reads.any(axis=0)).tolist()
                 if g.columns:
-                    g.plan_locals()
+                    g.plan_locals(plans)
         # every contribution of a group to a needed gradient: its slot, group, row (node), column
         parts = []
         for i, g in enumerate(groups):
@@ -563,29 +627,41 @@ class Program:
         slot, group, row, column, position, flat = (np.concatenate(a) for a in zip(*parts))
         keep = needed[slot]
         slot, group, row, column, position, flat = (a[keep] for a in (slot, group, row, column, position, flat))
-        eager = np.lexsort((column, -position, slot))  # eager's order, slot by slot
-        replay = np.lexsort((column, -row, -group, slot))  # a replay's: groups from the last, rounds within
-        starts = np.searchsorted(slot[eager], slot[eager], side="left")
-        rank = np.arange(slot.size) - starts
-        # two contributions add the same in either order; from the third on, the order counts
-        differs = np.unique(slot[eager][(eager != replay) & (rank >= 2)])
+        # each order as one integer key: eager goes from the last node back, each node's operands
+        # in order; a replay from the last group back, in each from its last node back
+        width = int(column.max()) + 1
+        eager_key = (int(position.max()) - position) * width + column
+        replay_key = ((len(groups) - group) * (int(row.max()) + 1) - row) * width + column
+        eager = np.lexsort((eager_key, slot))  # eager's order, slot by slot
+        rank = _ranks(slot[eager])
+        key = replay_key[eager]
+        # a slot's gradient adds up as in eager when, along eager's order, the replay's keys
+        # increase from its third contribution on (two add the same in either order)
+        behind = np.zeros(key.size, dtype=bool)
+        behind[2:] = (key[2:] < key[1:-1]) | ((key[2:] < key[:-2]) & (rank[2:] == 2))
         is_late = np.zeros(self.size, dtype=bool)
-        is_late[differs[~unordered[differs]]] = True
+        is_late[slot[eager][(rank >= 2) & behind]] = True
+        is_late &= ~unordered
         late_ids = eager[is_late[slot[eager]]]  # eager's order, slot by slot
         at = np.empty(slot.size, dtype=np.intp)
         at[late_ids] = np.arange(late_ids.size)
         self.n_late = int(late_ids.size)
-        bounds = np.searchsorted(group, np.arange(len(groups) + 1))  # group is ascending: parts were in order
-        for i, g in enumerate(groups):
-            if not isinstance(g, Group) or not g.columns:
-                continue
-            mine = np.arange(bounds[i], bounds[i + 1])
-            late = is_late[slot[mine]]
-            if late.any():
-                g.late = (_index(flat[mine[late]]), _index(at[mine[late]]))
-            ontime = mine[~late]
-            ontime = ontime[np.lexsort((column[ontime], -row[ontime]))]  # eager's order within the group
-            g.rounds = _rounds(slot[ontime], flat[ontime])
+        late = is_late[slot]
+        for i in np.unique(group[late]).tolist() if self.n_late else []:
+            mine = np.flatnonzero(late & (group == i))
+            groups[i].late = (_index(flat[mine]), _index(at[mine]))
+        # the other contributions in rounds, group by group: the t-th round of a group holds the
+        # t-th contribution (in eager's order) of each of its slots, sorted by position
+        ontime = np.flatnonzero(~late)
+        ordered = ontime[np.lexsort((eager_key[ontime], slot[ontime], group[ontime]))]
+        t = np.empty(slot.size, dtype=np.intp)
+        t[ordered] = _ranks(group[ordered] * self.size + slot[ordered])
+        ordered = ontime[np.lexsort((flat[ontime], t[ontime], group[ontime]))]
+        g, r = group[ordered], t[ordered]
+        bounds = np.flatnonzero(np.r_[True, (g[1:] != g[:-1]) | (r[1:] != r[:-1]), True]).tolist()
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            these = ordered[a:b]
+            groups[int(g[a])].rounds.append(Round(_index(slot[these]), _index(flat[these]), False))
         # the late contributions of each slot are added, in eager's order, just before the slot's
         # group runs backward (the parameters' after the last group)
         late_slots = slot[late_ids]
@@ -629,7 +705,7 @@ class Program:
                 assign = not written[slots].any() and bool((slots >= computed).all())
                 zero[slots[~written[slots]]] |= not assign
                 written[slots] = True
-                rounds.append(r._replace(assign=assign))
+                rounds.append(Round(r.slots, r.positions, assign))
             g.rounds = rounds
             k = g.shape[1]
             if (len(g.columns) == 1 and g.late is None and len(rounds) == 1 and rounds[0].assign
@@ -703,30 +779,6 @@ def other_leaves(order: list[Value], known: Any) -> list[Value]:
 
 def same_numbers(xs: Sequence[float], ys: Sequence[float]) -> bool:
     return len(xs) == len(ys) and all(x == y or (x != x and y != y) for x, y in zip(xs, ys))
-
-
-def fingerprint(trace: Trace, params: list[Value]) -> tuple[Any, ...]:
-    """The structure of a traced graph: each node's operation and operand positions, and which
-    leaves are parameters, inputs or other leaves. Two traces with equal fingerprints, whose
-    other leaves hold equal numbers, give the same program."""
-    position: dict[Value, int] = {}
-    known = {v: ("p", i) for i, v in enumerate(params)}
-    for i, v in enumerate(trace.inputs):
-        known.setdefault(v, ("x", i))
-    parts: list[Any] = []
-    for v in trace.order:
-        position[v] = len(position)
-        edges = v._edges
-        if edges:
-            operands = edges[: len(edges) // 2]
-            parts.append((v._info.op.name, id(v._info.op), tuple(position[c] for c in operands)))
-        elif v in known:
-            parts.append(known[v])
-        else:
-            parts.append(("c", v.is_constant))
-    aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
-    parts.append(("aux", tuple(position.get(v, -1) for v in aux)))
-    return tuple(parts)
 
 
 # --- compile: the user's entry point -----------------------------------------------------
@@ -850,7 +902,7 @@ class Compiled:
         for sample in to_check:
             trace = self._trace(sample)
             known = set(self.parameters).union(trace.inputs)
-            if fingerprint(trace, self.parameters) != program.fingerprint or not same_numbers(
+            if read_graph(trace, self.parameters).fingerprint != program.fingerprint or not same_numbers(
                     [v.data for v in other_leaves(trace.order, known)], [v.data for v in program.leaves]):
                 del self.programs[key]  # a later call traces afresh, and is checked again
                 raise CompileError(
