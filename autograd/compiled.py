@@ -182,11 +182,14 @@ ARRAYS = Arrays()
 # group runs backward. Matrix products are the exception: BLAS sums over its own order.
 
 class Round(NamedTuple):
-    """``grads[slots] += values[positions]`` (``=`` with ``assign``: the slots' first gradient)."""
+    """``grads[slots] += values[positions]`` (``=`` with ``assign``: the slots' first gradient).
+    A *stacked* round is several rounds over the same slots in one: ``positions`` is (rounds,
+    slots), added one row after the other by a cumulative sum."""
 
     slots: Any
     positions: Any
     assign: bool
+    stacked: bool = False
 
 
 def _index(slots: Any) -> Any:
@@ -209,10 +212,30 @@ def _rounds(slots: Any, positions: Any) -> list[Round]:
     order = np.argsort(slots, kind="stable")
     rank = np.empty(slots.size, dtype=np.intp)
     rank[order] = _ranks(slots[order])  # how many values of its slot come before this one
-    by_round = np.lexsort((positions, rank))
+    by_round = np.lexsort((slots, rank))
     bounds = np.searchsorted(rank[by_round], np.arange(int(rank.max()) + 2)).tolist()
-    return [Round(_index(slots[by_round[a:b]]), _index(positions[by_round[a:b]]), False)
-            for a, b in zip(bounds[:-1], bounds[1:])]
+    return _make_rounds([(slots[by_round[a:b]], positions[by_round[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def _make_rounds(parts: list[tuple[Any, Any]]) -> list[Round]:
+    """Rounds from each round's (slots, positions), sorted by slot. Consecutive rounds over the
+    same slots are stacked (a layer's inputs get one contribution from each of its neurons):
+    a cumulative sum over them adds each slot's values one after the other, as the rounds
+    would, in one NumPy call. A round alone is sorted by position (slices where it can)."""
+    rounds = []
+    i = 0
+    while i < len(parts):
+        slots, positions = parts[i]
+        j = i + 1
+        while j < len(parts) and np.array_equal(parts[j][0], slots):
+            j += 1
+        if j - i > 1:
+            rounds.append(Round(_index(slots), np.stack([p for _, p in parts[i:j]]), False, True))
+        else:
+            by = np.argsort(positions, kind="stable")
+            rounds.append(Round(_index(slots[by]), _index(positions[by]), False))
+        i = j
+    return rounds
 
 
 def _ranks(keys: Any) -> Any:
@@ -226,8 +249,13 @@ def _ranks(keys: Any) -> Any:
 
 
 def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
-    for slots, positions, assign in rounds:
-        if assign:
+    for slots, positions, assign, stacked in rounds:
+        if stacked:
+            terms = values[positions]  # (rounds, slots[, samples])
+            if not assign:
+                terms = np.concatenate((target[slots][None], terms))
+            target[slots] = np.cumsum(terms, axis=0)[-1]
+        elif assign:
             target[slots] = values[positions]
         else:
             target[slots] += values[positions]
@@ -367,28 +395,37 @@ class Group:
 
 
 class Layer:
-    """``dot`` nodes whose weights (and bias) are parameters and whose inputs are one shared
-    list: with a batch axis, one matrix product ``W @ X (+ b)`` over all samples.
+    """``dot`` nodes whose weights (and bias) are parameters, each reading one of a few shared
+    lists of inputs: the layer of a network, applied to each sample (with a batch axis) or to
+    each position of a sequence (a whole graph). One matrix product ``W @ X (+ b)`` computes
+    them all: ``W`` holds the distinct weight rows (the neurons), ``X`` the distinct input lists
+    as columns (times the samples).
 
     A layer of ``nn`` keeps each neuron's weights and bias side by side in the parameters: its
-    ``[W | b]`` is then a (nodes, n + 1) block of them, read as a view, and one product
+    ``[W | b]`` is then a (neurons, n + 1) block of them, read as a view, and one product
     ``[W | b] @ [X; 1]`` gives ``W @ X + b`` forward and both gradients backward
-    (``d[W | b] = g @ [X; 1]^T``: ``g x^T`` and the sum of ``g`` over the samples)."""
+    (``d[W | b] = g @ [X; 1]^T``: ``g x^T`` and the sum of ``g``, over samples and positions).
+    BLAS sums these products in its own order, not eager's (to rounding)."""
 
     locals = None
 
-    def __init__(self, out: slice, weights: Any, inputs: Any, bias: Any, positions: Any):
+    def __init__(self, out: slice, weights: Any, inputs: Any, bias: Any, positions: Any, cells: Any):
         self.out = out
         self.positions = positions
-        self.weights, self.bias = weights, bias  # (nodes, n) and (nodes,) parameter indices, bias maybe None
-        self.inputs = _index(inputs)
+        self.weights, self.bias = weights, bias  # (neurons, n) and (neurons,) parameter indices, bias maybe None
+        one_list = inputs.shape[1] == 1 and np.array_equal(cells[:, 0], np.arange(out.start, out.stop))
+        # one input list: X is vals[inputs] and the results vals[out], views when they can be;
+        # else X gathers the (n, lists) input slots and the (neurons, lists) results scatter to ``cells``
+        self.inputs = _index(inputs[:, 0]) if one_list else inputs
+        self.cells = None if one_list else cells
+        self.x_shape = (inputs.shape[0],) if one_list else inputs.shape
         self.distinct = _distinct(weights) and (bias is None or _distinct(bias))
         self.distinct_inputs = _distinct(inputs)
         k, n = weights.shape
         self.n = n
         start = int(weights[0, 0])
         stride = n + (bias is not None)
-        self.block = None  # params[block] is [W | b] (or W without a bias), (nodes, stride)
+        self.block = None  # params[block] is [W | b] (or W without a bias), (neurons, stride)
         if np.array_equal(weights, start + stride * np.arange(k)[:, None] + np.arange(n)) and (
                 bias is None or np.array_equal(bias, start + stride * np.arange(k) + n)):
             self.block = slice(start, start + k * stride)
@@ -399,7 +436,7 @@ class Layer:
         self.ones: Any = None  # [X; 1] (with a bias): X is copied into its first n rows
 
     def _block(self, params: Any) -> Any:
-        """``params[block]`` as a (nodes, stride) view, kept while ``params`` is the same array
+        """``params[block]`` as a (neurons, stride) view, kept while ``params`` is the same array
         (a training loop passes the same one every step)."""
         cached = self.views.get(id(params))
         if cached is not None and cached[0] is params:
@@ -411,30 +448,34 @@ class Layer:
         return block
 
     def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
-        out = vals[self.out]
+        X = vals[self.inputs].reshape(self.n, -1)  # (n, lists[ × samples])
         if self.block is None:  # parameters elsewhere: copies
             W = params[self.weights]
-            X = vals[self.inputs]
-            np.matmul(W, X, out=out)
+            Y = W @ X
             if self.bias is not None:
-                out += params[self.bias][:, None]
-            return W, X
-        block = self._block(params)
-        if self.bias is None:
-            X = vals[self.inputs]
+                Y += params[self.bias][:, None]
         else:
-            if self.ones is None or self.ones.shape[1] != vals.shape[1]:
-                self.ones = np.ones((self.n + 1, vals.shape[1]))
-            X = self.ones
-            X[: self.n] = vals[self.inputs]
-        np.matmul(block, X, out=out)
-        return block, X
+            W = self._block(params)
+            if self.bias is not None:
+                if self.ones is None or self.ones.shape[1] != X.shape[1]:
+                    self.ones = np.ones((self.n + 1, X.shape[1]))
+                self.ones[: self.n] = X
+                X = self.ones
+            if self.cells is None:
+                np.matmul(W, X, out=vals[self.out].reshape(len(W), -1))
+                return W, X
+            Y = W @ X
+        if self.cells is None:
+            vals[self.out] = Y.reshape(vals[self.out].shape)
+        else:
+            vals[self.cells] = Y.reshape(self.cells.shape + vals.shape[1:])
+        return W, X
 
     def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
         if self.finish:
             _add_rounds(grads, self.finish, late)
         W, X = saved
-        upstream = grads[self.out]
+        upstream = grads[self.out if self.cells is None else self.cells].reshape(len(W), -1)
         if self.block is not None:
             self._block(param_grads)[...] += upstream @ X.T
             W = W[:, : self.n]
@@ -442,13 +483,15 @@ class Layer:
             add_at(param_grads, self.weights, upstream @ X.T, self.distinct)
             if self.bias is not None:
                 add_at(param_grads, self.bias, upstream.sum(axis=1), self.distinct)
-        if self.dx:  # d/dx = W^T g
-            if self.assign:
-                np.matmul(W.T, upstream, out=grads[self.inputs])
-            elif self.distinct_inputs:
-                grads[self.inputs] += W.T @ upstream
-            else:
-                np.add.at(grads, self.inputs, W.T @ upstream)
+        if not self.dx:
+            return
+        dx = (W.T @ upstream).reshape(self.x_shape + grads.shape[1:])  # d/dX = W^T g
+        if self.assign:
+            grads[self.inputs] = dx
+        elif self.cells is None and self.distinct_inputs:
+            grads[self.inputs] += dx
+        else:
+            np.add.at(grads, self.inputs, dx)
 
 
 class Trace(NamedTuple):
@@ -538,7 +581,8 @@ class Program:
         self.root = int(slot_of[-1])
         # with a batch axis, the parameters are copied into every sample's column only when
         # something other than a matrix product's weights reads them
-        read = [g.operands.reshape(-1) if isinstance(g, Group) else np.arange(self.size)[g.inputs] for g in self.groups]
+        read = [g.operands.reshape(-1) if isinstance(g, Group) else np.arange(self.size)[g.inputs].reshape(-1)
+                for g in self.groups]
         self.params_per_sample = not batch or bool((np.concatenate([*read, [self.root]]) < len(params)).any())
         self.first_gradient = 0 if self.params_per_sample else len(params)  # the rows above hold no gradient
         self.leaves = leaves
@@ -583,16 +627,22 @@ class Program:
         return groups
 
     def _layer(self, operands: Any, out: slice, positions: Any) -> Layer | None:
-        """dot nodes whose weights (and bias) are parameters and whose inputs are one shared
-        list: in batch mode, one matrix product ``W @ X + b`` over all samples."""
+        """dot nodes whose weights (and bias) are parameters and whose inputs are a few shared
+        lists, each neuron (row of weights) reading each list once: a ``Layer``."""
         n = operands.shape[1] // 2
         weights, xs = operands[:, :n], operands[:, n : 2 * n]
         bias = operands[:, 2 * n] if operands.shape[1] % 2 else None
         P = self.n_params
-        if n and (weights < P).all() and (xs == xs[0]).all() and (bias is None or (bias < P).all()):
-            return Layer(out, weights, xs[0], bias, positions)
-        return None
-
+        if not n or (weights >= P).any() or (bias is not None and (bias >= P).any()):
+            return None
+        rows, neuron = np.unique(operands[:, :n] if bias is None else np.c_[weights, bias], axis=0, return_inverse=True)
+        lists, column = np.unique(xs, axis=0, return_inverse=True)
+        neuron, column = neuron.reshape(-1), column.reshape(-1)
+        cells = np.full((len(rows), len(lists)), -1, dtype=np.intp)
+        cells[neuron, column] = np.arange(out.start, out.stop)
+        if (cells < 0).any() or len(rows) * len(lists) != len(neuron):  # not every neuron on every list, once
+            return None
+        return Layer(out, rows[:, :n], lists.T, None if bias is None else rows[:, n], positions, cells)
 
     def _plan_backward(self) -> None:
         """Which gradients are needed (those of the parameters and of the nodes that depend on
@@ -656,12 +706,15 @@ class Program:
         ordered = ontime[np.lexsort((eager_key[ontime], slot[ontime], group[ontime]))]
         t = np.empty(slot.size, dtype=np.intp)
         t[ordered] = _ranks(group[ordered] * self.size + slot[ordered])
-        ordered = ontime[np.lexsort((flat[ontime], t[ontime], group[ontime]))]
+        ordered = ontime[np.lexsort((slot[ontime], t[ontime], group[ontime]))]
         g, r = group[ordered], t[ordered]
         bounds = np.flatnonzero(np.r_[True, (g[1:] != g[:-1]) | (r[1:] != r[:-1]), True]).tolist()
+        by_group: dict[int, list[tuple[Any, Any]]] = {}
         for a, b in zip(bounds[:-1], bounds[1:]):
             these = ordered[a:b]
-            groups[int(g[a])].rounds.append(Round(_index(slot[these]), _index(flat[these]), False))
+            by_group.setdefault(int(g[a]), []).append((slot[these], flat[these]))
+        for i, pieces in by_group.items():
+            groups[i].rounds = _make_rounds(pieces)
         # the late contributions of each slot are added, in eager's order, just before the slot's
         # group runs backward (the parameters' after the last group)
         late_slots = slot[late_ids]
@@ -680,36 +733,35 @@ class Program:
         """Which rounds write a slot's first gradient (``=``, no zeroing needed) and which
         gradients must be zeroed before a backward pass: those that receive ``+=`` first, the
         late ones, the parameters', and needed ones that nothing adds to (a node nothing uses).
-        A node's first gradient is written as it is, where eager computes ``0.0 + it``: that
-        differs only for -0.0, and a node's gradient only ever reaches a parameter's through
-        products added to 0.0, where the sign of a zero cannot show; the parameters' gradients
-        always add from 0.0."""
+        A first gradient is written as it is, where eager computes ``0.0 + it``: that differs
+        only for -0.0, and a node's gradient only ever reaches a parameter's through products
+        added to 0.0, where the sign of a zero cannot show; the parameters' gradients are added
+        to 0.0 at the end (``param_grads``), which turns -0.0 into 0.0 as eager does."""
         slots_of = np.arange(self.size)
-        computed = self.groups[0].out.start if self.groups else self.size
         written = np.zeros(self.size, dtype=bool)
         written[self.root] = True
         zero = is_late.copy()
-        zero[self.first_gradient : computed] = True  # the parameters' (and leaves') gradients, when kept
         for g in reversed(self.groups):  # the backward pass's order
             if isinstance(g, Layer):
                 if g.dx:
                     slots = slots_of[g.inputs]
                     slots = slots[needed[slots]]
-                    g.assign = isinstance(g.inputs, slice) and not written[slots].any() and bool((slots >= computed).all())
+                    g.assign = isinstance(g.inputs, slice) and not written[slots].any()
                     zero[slots[~written[slots]]] |= not g.assign
                     written[slots] = True
                 continue
             rounds = []
             for r in g.rounds:
                 slots = slots_of[r.slots]
-                assign = not written[slots].any() and bool((slots >= computed).all())
+                assign = not written[slots].any()
                 zero[slots[~written[slots]]] |= not assign
                 written[slots] = True
-                rounds.append(Round(r.slots, r.positions, assign))
+                rounds.append(Round(r.slots, r.positions, assign, r.stacked))
             g.rounds = rounds
             k = g.shape[1]
             if (len(g.columns) == 1 and g.late is None and len(rounds) == 1 and rounds[0].assign
-                    and isinstance(rounds[0].slots, slice) and rounds[0].positions == slice(0, k)):
+                    and isinstance(rounds[0].slots, slice) and type(rounds[0].positions) is slice
+                    and rounds[0].positions == slice(0, k)):
                 g.direct = rounds[0].slots  # computed straight into the gradients: no copy, no add
         zero |= needed & ~written
         zero[: self.first_gradient] = False
