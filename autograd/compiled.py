@@ -140,6 +140,21 @@ class Arrays:
         return total + rows[-1] if len(rows) % 2 else total
 
     @staticmethod
+    def pick(*operands: Any) -> Any:
+        index, n = operands[-1], len(operands) - 1
+        if not ((index >= 0) & (index < n) & (index == np.floor(index))).all():  # ops.pick's check
+            raise IndexError(f"pick: an index is not a whole number from 0 to {n - 1}")
+        return np.take_along_axis(np.stack(operands[:-1]), index[None].astype(np.intp), axis=0)[0]
+
+    @staticmethod
+    def onehot(index: Any, n: int) -> tuple[Masked, ...]:
+        return tuple(Masked(index != k, np.where(index == k, 1.0, 0.0)) for k in range(n))  # ops.onehot
+
+    @staticmethod
+    def detached_max(*xs: Any) -> Any:
+        return np.maximum.reduce(xs)  # nan if one is nan; of equal ones the later, as ops.largest
+
+    @staticmethod
     def sign(a: Any) -> Any:
         return np.where(a > 0, 1.0, np.where(a < 0, -1.0, 0.0))  # nan gives 0, as ops.sign
 
@@ -263,7 +278,9 @@ def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
 
 def _times(local: Any, upstream: Any, out: Any) -> None:
     """``out = local × upstream``, where a masked zero stays 0 even times inf or nan."""
-    if isinstance(local, Masked):
+    if local is ops.MASKED_ZERO:
+        out[...] = 0.0
+    elif isinstance(local, Masked):
         np.multiply(local.values, upstream, out=out)
         mask = local.mask
         if type(mask) is np.ndarray and mask.shape == out.shape:
@@ -332,6 +349,8 @@ class Group:
                     np.multiply(source.reshape((-1,) + (1,) * upstream.ndim), upstream, out=contributions[into])
                 elif what == "operands":
                     np.multiply(rows[source], upstream, out=contributions[into])
+                elif what == "zeros":
+                    contributions[into] = 0.0
                 else:  # the result
                     np.multiply(out, upstream, out=contributions[into])
         if self.direct is not None:
@@ -367,7 +386,9 @@ class Group:
         operand = {id(s): n for n, s in enumerate(stand_ins)}
         for j in self.columns:
             local = locals_[j]
-            if type(local) is float:
+            if local is ops.MASKED_ZERO:  # 0 whatever the gradient (detached_max, pick's index)
+                found.append(("zeros", None))
+            elif type(local) is float:
                 found.append(("numbers", local))
             elif local is out:
                 found.append(("result", None))
@@ -395,11 +416,12 @@ class Group:
 
 
 class Layer:
-    """``dot`` nodes whose weights (and bias) are parameters, each reading one of a few shared
-    lists of inputs: the layer of a network, applied to each sample (with a batch axis) or to
-    each position of a sequence (a whole graph). One matrix product ``W @ X (+ b)`` computes
-    them all: ``W`` holds the distinct weight rows (the neurons), ``X`` the distinct input lists
-    as columns (times the samples).
+    """With a batch axis: ``dot`` nodes whose weights (and bias) are parameters, each reading
+    one of a few shared lists of inputs (a layer of a network, applied to each sample). One
+    matrix product ``W @ X (+ b)`` computes them all: ``W`` holds the distinct weight rows (the
+    neurons), ``X`` the distinct input lists as columns, times the samples. (Not in whole
+    graphs: BLAS's fused multiply-adds can give a finite number where eager's overflow gives
+    inf; there the exact replay of each dot is kept.)
 
     A layer of ``nn`` keeps each neuron's weights and bias side by side in the parameters: its
     ``[W | b]`` is then a (neurons, n + 1) block of them, read as a view, and one product

@@ -14,13 +14,14 @@ shared ``Tag``: the operation (an entry of the table in ops.py), the label, the 
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from . import ops
-from .modes import Tag, _per_thread, gc_paused, modes
+from .modes import Scope, Tag, _per_thread, gc_paused, modes
 from .ops import FLOATS, INF, Op
 
 
@@ -28,6 +29,14 @@ def _real(x: Any, what: str) -> float:
     if isinstance(x, numbers.Real):
         return float(x)
     raise TypeError(f"{what}: expected a Value or a real number (int or float), got {type(x).__name__}")
+
+
+def _tag(op: Op, label: Any, scope: Scope | None = None) -> Tag:
+    """A leaf's (or a relabelled node's) tag; unlabelled ones share their scope's tag."""
+    if not isinstance(label, str):
+        raise TypeError(f"Value label: expected str, got {type(label).__name__}")
+    scope = scope or modes().scope
+    return Tag(op, label, scope) if label else scope.tags[op]
 
 
 class Value:
@@ -56,12 +65,10 @@ class Value:
     def __init__(self, data: Any, label: str = ""):
         if isinstance(data, Value):
             raise TypeError("Value(data): data is already a Value; use it directly, or Value(v.data) for a new leaf")
-        if not isinstance(label, str):
-            raise TypeError(f"Value(label=...): expected str, got {type(label).__name__}")
         self.data = _real(data, "Value(data)")
         self.grad: Any = 0.0
         self._edges: tuple[Any, ...] = ()
-        self._info = Tag(ops.LEAF, label, modes().scope) if label else modes().scope.tags[ops.LEAF]
+        self._info = _tag(ops.LEAF, label)
 
     # --- what the node is ----------------------------------------------------------------
     @property
@@ -86,12 +93,10 @@ class Value:
 
     @label.setter
     def label(self, text: str) -> None:
-        if not isinstance(text, str):
-            raise TypeError(f"Value.label: expected str, got {type(text).__name__}")
-        self._info = Tag(self._info.op, text, self._info.scope)
+        self._info = _tag(self._info.op, text, self._info.scope)
 
     @property
-    def scope(self) -> Any:
+    def scope(self) -> Scope:
         """The naming scope this node was created in (see ``autograd.scope``)."""
         return self._info.scope
 
@@ -118,81 +123,37 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
-    # --- operations: each records one node (see record, below) -----------------------------
-    def __add__(self, other: Any) -> Value:
-        return record(ops.ADD, self, other if isinstance(other, Value) else constant(other, "+"))
-
-    def __radd__(self, other: Any) -> Value:
-        return record(ops.ADD, constant(other, "+"), self)
-
-    def __sub__(self, other: Any) -> Value:
-        return record(ops.SUB, self, other if isinstance(other, Value) else constant(other, "-"))
-
-    def __rsub__(self, other: Any) -> Value:
-        return record(ops.SUB, constant(other, "-"), self)
-
-    def __mul__(self, other: Any) -> Value:
-        return record(ops.MUL, self, other if isinstance(other, Value) else constant(other, "*"))
-
-    def __rmul__(self, other: Any) -> Value:
-        return record(ops.MUL, constant(other, "*"), self)
-
-    def __truediv__(self, other: Any) -> Value:
-        return record(ops.DIV, self, other if isinstance(other, Value) else constant(other, "/"))
-
-    def __rtruediv__(self, other: Any) -> Value:
-        return record(ops.DIV, constant(other, "/"), self)
+    # --- operations: each records one node of the table (see record, below); a plain-number
+    # operand becomes a constant leaf. A number exponent is a constant, not differentiated
+    # (pow_const: x**2 at x < 0 computes no log); a Value exponent is differentiated too.
+    def __add__(self, other: Any) -> Value: return record(ops.ADD, self, constant(other, "+"))
+    def __radd__(self, other: Any) -> Value: return record(ops.ADD, constant(other, "+"), self)
+    def __sub__(self, other: Any) -> Value: return record(ops.SUB, self, constant(other, "-"))
+    def __rsub__(self, other: Any) -> Value: return record(ops.SUB, constant(other, "-"), self)
+    def __mul__(self, other: Any) -> Value: return record(ops.MUL, self, constant(other, "*"))
+    def __rmul__(self, other: Any) -> Value: return record(ops.MUL, constant(other, "*"), self)
+    def __truediv__(self, other: Any) -> Value: return record(ops.DIV, self, constant(other, "/"))
+    def __rtruediv__(self, other: Any) -> Value: return record(ops.DIV, constant(other, "/"), self)
+    def __rpow__(self, base: Any) -> Value: return record(ops.POW, constant(base, "**"), self)
+    def __neg__(self) -> Value: return record(ops.NEG, self)
+    def __abs__(self) -> Value: return record(ops.ABS, self)
+    def exp(self) -> Value: return record(ops.EXP, self)
+    def log(self) -> Value: return record(ops.LOG, self)  # log(0) = -inf, log(x < 0) = nan
+    def log1p(self) -> Value: return record(ops.LOG1P, self)  # log(1 + x), accurate for tiny x
+    def sqrt(self) -> Value: return record(ops.SQRT, self)
+    def tanh(self) -> Value: return record(ops.TANH, self)
+    def sigmoid(self) -> Value: return record(ops.SIGMOID, self)
+    def relu(self) -> Value: return record(ops.RELU, self)  # max(0, x); relu'(0) = 0, as in PyTorch
 
     def __pow__(self, exponent: Any) -> Value:
-        """``x ** 2`` (a number exponent, a constant) or ``x ** y`` (a Value, differentiated too)."""
         op = ops.POW if isinstance(exponent, Value) and not exponent.is_constant else ops.POW_CONST
         return record(op, self, constant(exponent, "**"))
 
-    def __rpow__(self, base: Any) -> Value:
-        return record(ops.POW, constant(base, "**"), self)
-
-    def __neg__(self) -> Value:
-        return record(ops.NEG, self)
-
-    def __abs__(self) -> Value:
-        return record(ops.ABS, self)
-
-    def exp(self) -> Value:
-        return record(ops.EXP, self)
-
-    def log(self) -> Value:
-        """Natural logarithm: ``log(0) = -inf``, ``log(x < 0) = nan``."""
-        return record(ops.LOG, self)
-
-    def log1p(self) -> Value:
-        """``log(1 + x)``, accurate where ``x`` is tiny (losses use it for confident predictions)."""
-        return record(ops.LOG1P, self)
-
-    def sqrt(self) -> Value:
-        return record(ops.SQRT, self)
-
-    def tanh(self) -> Value:
-        return record(ops.TANH, self)
-
-    def sigmoid(self) -> Value:
-        return record(ops.SIGMOID, self)
-
-    def relu(self) -> Value:
-        """max(0, x); its derivative at 0 is 0, as in PyTorch."""
-        return record(ops.RELU, self)
-
     # --- comparisons compare the numbers; == and hash stay identity-based -------------------
-    def __lt__(self, other: Any) -> bool:
-        return self.data < constant(other, "<").data
-
-    def __le__(self, other: Any) -> bool:
-        return self.data <= constant(other, "<=").data
-
-    def __gt__(self, other: Any) -> bool:
-        return self.data > constant(other, ">").data
-
-    def __ge__(self, other: Any) -> bool:
-        return self.data >= constant(other, ">=").data
+    def __lt__(self, other: Any) -> bool: return self.data < constant(other, "<").data
+    def __le__(self, other: Any) -> bool: return self.data <= constant(other, "<=").data
+    def __gt__(self, other: Any) -> bool: return self.data > constant(other, ">").data
+    def __ge__(self, other: Any) -> bool: return self.data >= constant(other, ">=").data
 
     # --- gradients ---------------------------------------------------------------------------
     def backward(self, gradient: Any = 1.0, *, create_graph: bool = False) -> None:
@@ -233,9 +194,7 @@ def Parameter(data: Any, label: str = "") -> Value:  # noqa: N802  (named like t
     >>> w.is_leaf, w.is_parameter, (w * 2).is_parameter
     (True, True, False)
     """
-    node = Value(data, label)
-    node._info = Tag(ops.PARAMETER, label, modes().scope) if label else modes().scope.tags[ops.PARAMETER]
-    return node
+    return _node(Value(data).data, (), _tag(ops.PARAMETER, label))
 
 
 # --- recording: the one place a node is made ----------------------------------------------
@@ -269,36 +228,27 @@ def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
 
 
 def _record_in_mode(op: Op, operands: tuple[Value, ...]) -> Value:
-    data = [v.data for v in operands]
+    m, data = modes(), [v.data for v in operands]
     out = op.on_floats(*data)
-    if modes().anomaly:
+    if m.anomaly:
         _check_forward(op, out, operands, data)
-    if not modes().grad_enabled:  # no_grad: the result is a leaf
-        return _node(out, (), modes().scope.tags[ops.LEAF])
-    return _node(out, operands + op.derivative(FLOATS, out, *data), modes().scope.tags[op])
+    if not m.grad_enabled:  # no_grad: the result is a leaf
+        return _node(out, (), m.scope.tags[ops.LEAF])
+    return _node(out, operands + op.derivative(FLOATS, out, *data), m.scope.tags[op])
 
 
 def _check_forward(op: Op, out: float, operands: Sequence[Value], data: Sequence[float]) -> None:
-    if out == out and abs(out) != INF:
-        return
-    any_nan = any(d != d for d in data)
-    any_inf = any(abs(d) == INF for d in data)
-    if (out != out and not any_nan) or (out == out and not any_nan and not any_inf):
-        produced = "nan" if out != out else repr(out)
+    """Under detect_anomaly: a nan made from no nan, or an infinity made from finite numbers, stops here."""
+    nan_in = any(d != d for d in data)
+    if (out != out and not nan_in) or (abs(out) == INF and not nan_in and INF not in map(abs, data)):
         inputs = ", ".join(f"{describe(v)}={d!r}" for v, d in zip(operands, data))
-        raise FloatingPointError(
-            f"{op.name} produced {produced} in the forward pass from inputs ({inputs}); "
-            "check the inputs of this operation, or the step size that led to them"
-        )
+        raise FloatingPointError(f"{op.name} produced {out!r} in the forward pass from inputs ({inputs}); "
+                                 "check the inputs of this operation, or the step size that led to them")
 
 
 def describe(v: Value) -> str:
-    """A short name for a node in messages: its label, else its operation, else 'leaf'."""
-    if v.label:
-        return v.label
-    if v.op:
-        return f"<{v.op}>"
-    return "constant" if v.is_constant else "leaf"
+    """A short name for a node in messages: its label, else its operation, else what leaf it is."""
+    return v.label or (f"<{v.op}>" if v.op else "constant" if v.is_constant else "leaf")
 
 
 # The namespace of ``create_graph``: the derivative rules run on Values, recording nodes. (The
@@ -306,16 +256,20 @@ def describe(v: Value) -> str:
 VALUES = SimpleNamespace(
     div=lambda a, b: constant(a, "/") / b, pow=lambda a, b: constant(a, "**") ** b,
     pow_const=lambda a, b: record(ops.POW_CONST, constant(a, "**"), constant(b, "**")),
-    log=lambda a: constant(a, "log").log(), sign=ops.sign, step=ops.step, where=ops.where, number=float,
+    log=lambda a: constant(a, "log").log(), sign=ops.sign, step=ops.step, onehot=ops.onehot, where=ops.where,
+    number=float,
 )
 
 
 # --- n-ary nodes --------------------------------------------------------------------------
 
-def _values(items: Iterable[Any], op_name: str) -> tuple[Value, ...]:
+def _values(items: Iterable[Any], op_name: str, at_least: int = 0) -> tuple[Value, ...]:
     if isinstance(items, (str, bytes, Value)) or not isinstance(items, Iterable):
         raise TypeError(f"{op_name}: expected a list of Values or numbers, got {type(items).__name__}")
-    return tuple(constant(v, op_name) for v in items)
+    values = tuple(constant(v, op_name) for v in items)
+    if len(values) < at_least:
+        raise ValueError(f"{op_name}: got no values")
+    return values
 
 
 def sum(values: Iterable[Any], start: Any = 0.0) -> Value:  # noqa: A001  (autograd.sum, like torch.sum)
@@ -360,6 +314,39 @@ def dot_unchecked(ws: Sequence[Value], xs: Sequence[Value], bias: Value) -> Valu
     7.0
     """
     return record(ops.DOT, *ws, *xs, bias)
+
+
+def pick(values: Sequence[Any], index: Any) -> Value:
+    """One node equal to ``values[index]``, whose index may itself be a Value (a traced input
+    in compile mode, so that one graph serves every index). The picked value gets the whole
+    gradient, the others exactly 0; the index gets none.
+
+    >>> from autograd import Value, pick
+    >>> scores = [Value(2.0), Value(-1.0), Value(0.5)]
+    >>> y = pick(scores, 1)
+    >>> y.backward()
+    >>> y.data, [s.grad for s in scores]
+    (-1.0, [0.0, 1.0, 0.0])
+    """
+    return record(ops.PICK, *_values(values, "pick", 1), constant(index, "pick"))
+
+
+def detached_max(values: Sequence[Any]) -> Value:
+    """One node equal to the largest of ``values`` that passes no gradient back to them.
+
+    It is the shift of a stable softmax: ``exp(s - m)`` cannot overflow, and the result does
+    not depend on ``m``, so no gradient should flow through it (PyTorch's ``log_softmax``
+    subtracts its max the same way). Unlike a constant, it is recomputed from the scores, so a
+    compiled graph stays right for every input.
+
+    >>> from autograd import Value, detached_max
+    >>> a, b = Value(1.0), Value(3.0)
+    >>> m = detached_max([a, b])
+    >>> m.backward()
+    >>> m.data, a.grad, b.grad
+    (3.0, 0.0, 0.0)
+    """
+    return record(ops.DETACHED_MAX, *_values(values, "detached_max", 1))
 
 
 # --- backward: the chain rule ---------------------------------------------------------------
@@ -443,17 +430,15 @@ def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Ite
 
 
 def _is_bad(x: Any) -> bool:
-    number = float(x)
-    return number != number or abs(number) == INF
+    return not math.isfinite(float(x))
 
 
 def _raise_backward(node: Value, child: Value, local: Any, g: Any, contribution: Any, before: Any) -> None:
     operands = ", ".join(f"{describe(c)}={c.data!r}" for c in node.children)
-    what = (f"produced {float(contribution)!r} for operand {describe(child)}: local derivative {float(local)!r} "
-            f"times incoming gradient {float(g)!r}")
-    if not _is_bad(contribution):
-        what = (f"made the gradient of operand {describe(child)} overflow: {float(before)!r} + "
-                f"{float(contribution)!r} (local derivative {float(local)!r} times incoming gradient {float(g)!r})")
+    product = f"local derivative {float(local)!r} times incoming gradient {float(g)!r}"
+    what = (f"made the gradient of operand {describe(child)} overflow: {float(before)!r} + {float(contribution)!r} "
+            f"({product})" if not _is_bad(contribution) else
+            f"produced {float(contribution)!r} for operand {describe(child)}: {product}")
     raise FloatingPointError(f"backward of {node.op} (node {describe(node)}) {what}; inputs ({operands})")
 
 
@@ -469,20 +454,14 @@ def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) ->
     seed = _seed(gradient, create_graph)
     with gc_paused():
         order = topological_order(root)
-        if create_graph or modes().anomaly:
+        # The float loop passes on what each .grad holds, so it runs only when no inner node
+        # holds a gradient already (from an earlier backward() on this graph): nearly always.
+        if create_graph or modes().anomaly or any(node.grad for node in order if node._edges):
             for node, g in list(_traced_chain_rule(order, seed, create_graph)):
                 node.grad = g if node.grad == 0.0 else node.grad + g  # (a Value never == 0.0: identity)
-            return
-        # The float pass accumulates in .grad directly. Leaves only receive, so they simply add
-        # this pass to what they hold; an inner node that already holds a gradient (backward
-        # called again on the same graph) must pass on only this pass's: set it aside meanwhile.
-        held = {node: node.grad for node in order if node._edges and node.grad}
-        for node in held:
-            node.grad = 0.0
-        root.grad += seed
-        _chain_rule(order)
-        for node, g in held.items():
-            node.grad += g
+        else:
+            root.grad += seed
+            _chain_rule(order)
 
 
 def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool = False) -> list[Any]:

@@ -12,23 +12,20 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
-from .ops import Op
+from .ops import CONSTANT, LEAF, PARAMETER, TABLE, Op
 
 
-class Tag:
+class Tag(NamedTuple):
     """What a node is besides its numbers: the operation that made it, its label, its scope.
 
     Nodes without a label share one Tag per (operation, scope), so a tag costs nothing per node.
     """
 
-    __slots__ = ("op", "label", "scope")
-
-    def __init__(self, op: Op, label: str, scope: Scope):
-        self.op = op
-        self.label = label
-        self.scope = scope
+    op: Op
+    label: str
+    scope: Scope
 
 
 class Scope:
@@ -48,18 +45,14 @@ class Scope:
         self.name = name
         self.parent = parent
         self.depth: int = 0 if parent is None else parent.depth + 1
-        self.tags = _Tags(self)  # op -> the shared, label-less Tag of that op's nodes here
+        # each operation's one shared Tag for the nodes made here without a label
+        self.tags = {op: Tag(op, "", self) for op in (*TABLE.values(), LEAF, CONSTANT, PARAMETER)}
 
     def path(self) -> tuple[Scope, ...]:
         """The scopes from the outermost (the root excluded) down to this one."""
-        chain = []
-        scope: Scope | None = self
-        while scope is not None and scope.parent is not None:
-            chain.append(scope)
-            scope = scope.parent
-        return tuple(reversed(chain))
+        return () if self.parent is None else (*self.parent.path(), self)
 
-    def __enter__(self) -> Scope:
+    def __enter__(self) -> Scope:  # (runs for every nn module call: written out, not via Modes.set)
         m = _per_thread.modes
         m.entered.append(m.scope)
         m.scope = self
@@ -77,16 +70,6 @@ class Scope:
         return "Scope(" + "/".join(s.name for s in self.path()) + ")"
 
 
-class _Tags(dict[Op, Tag]):
-    def __init__(self, scope: Scope):
-        super().__init__()
-        self.scope = scope
-
-    def __missing__(self, op: Op) -> Tag:
-        tag = self[op] = Tag(op, "", self.scope)
-        return tag
-
-
 ROOT = Scope("")
 
 
@@ -99,10 +82,10 @@ class Modes:
         self.grad_enabled = True
         self.anomaly = False
         self.scope = ROOT
-        self.recording: _Tags | None = ROOT.tags  # see the module's docstring
+        self.recording: dict[Op, Tag] | None = ROOT.tags  # see the module's docstring
         self.entered: list[Scope] = []  # the scopes to return to, innermost last
 
-    def set(self, name: str, value: bool) -> None:
+    def set(self, name: str, value: Any) -> None:
         setattr(self, name, value)
         self.recording = self.scope.tags if self.grad_enabled and not self.anomaly else None
 
@@ -192,7 +175,8 @@ def scope(name: str) -> Scope:
     return Scope(name, modes().scope)
 
 
-class gc_paused:
+@contextmanager
+def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector inside the block, then restore it as it was.
 
     The engine's graphs hold no reference cycles (reference counting frees them), but a big
@@ -208,15 +192,10 @@ class gc_paused:
     >>> gc.isenabled()
     True
     """
-
-    __slots__ = ("was_enabled",)
-
-    def __enter__(self) -> gc_paused:
-        self.was_enabled = gc.isenabled()
-        if self.was_enabled:
-            gc.disable()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.was_enabled:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
             gc.enable()

@@ -24,6 +24,7 @@ stay zero even times an infinite or nan gradient (``MASKED_ZERO``).
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from collections.abc import Callable
@@ -149,8 +150,30 @@ def step(y: Any) -> float:
 def dot(*operands: float) -> float:
     """``w · x (+ bias)`` of the operands w1..wn, x1..xn and maybe a bias."""
     n = len(operands) // 2
-    total: float = sum(map(mul, operands[:n], operands[n : 2 * n]))  # the products stay in C: neurons are hot
+    total: float = sum(map(mul, operands, operands[n : 2 * n]))  # w_i * x_i, in C: neurons are hot
     return total + operands[-1] if len(operands) % 2 else total
+
+
+def pick(*operands: float) -> float:
+    """``values[index]`` of the operands v0..vn-1 and a whole-number ``index`` last."""
+    index, n = operands[-1], len(operands) - 1
+    if not (0 <= index < n and index == math.floor(index)):  # (False for nan)
+        raise IndexError(f"pick: index {index!r} is not a whole number from 0 to {n - 1}")
+    return operands[int(index)]
+
+
+def onehot(index: Any, n: int) -> tuple[float, ...]:
+    """pick's derivatives: 1 for the picked operand, a masked zero for the others (PyTorch's
+    indexing backward puts the gradient there and exactly 0 elsewhere)."""
+    index = float(index)
+    return tuple(1.0 if k == index else MASKED_ZERO for k in range(n))
+
+
+def largest(*xs: float) -> float:
+    """The largest of ``xs``, nan if one is nan; of equal ones (0.0, -0.0) the later, as NumPy's maximum."""
+    if any(x != x for x in xs):
+        return NAN
+    return functools.reduce(lambda a, b: a if a > b else b, xs)
 
 
 def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
@@ -164,7 +187,7 @@ FLOATS = SimpleNamespace(
     add=operator.add, sub=operator.sub, mul=operator.mul, neg=operator.neg, div=div, pow=power,
     pow_const=power_const, exp=exp, log=log, log1p=log1p, sqrt=sqrt, tanh=math.tanh, sigmoid=sigmoid,
     relu=relu, abs=math.fabs, sum=lambda *xs: sum(xs), dot=dot,  # sum: left to right, as + would
-    sign=sign, step=step, where=where, number=lambda x: x,
+    pick=pick, detached_max=largest, sign=sign, step=step, onehot=onehot, where=where, number=lambda x: x,
 )
 
 
@@ -189,17 +212,14 @@ class Op:
     def __repr__(self) -> str:
         return f"Op({self.key!r})"
 
-    def __copy__(self) -> Op:  # an entry of the table is a constant, like a function: nodes that
-        return self  # are copied (copy.deepcopy of a model) keep pointing at the same entry
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Op:
-        return self
+    def __deepcopy__(self, memo: dict[int, Any]) -> Op:  # an entry of the table is a constant, like a
+        return self  # function: nodes that are copied (copy.deepcopy of a model) keep pointing at it
 
 
 def _d_dot(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     # operands are w1..wn, x1..xn and maybe a bias: d/dw_i = x_i, d/dx_i = w_i, d/dbias = 1
     n = len(operands) // 2
-    return (*operands[n : 2 * n], *operands[:n]) + ((1.0,) if len(operands) % 2 else ())
+    return operands[n : 2 * n] + operands[:n] + ((1.0,) if len(operands) % 2 else ())
 
 
 # Each derivative rule: d out / d operand for each operand, from the result ``out``.
@@ -226,10 +246,16 @@ TABLE: dict[str, Op] = {op.key: op for op in [
     Op("relu", "relu", lambda f, out, a: (f.step(out),)),
     Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs)),
     Op("dot", "dot", _d_dot),
+    # the operand at a whole-number index (the last operand, a constant or a traced input)
+    Op("pick", "pick", lambda f, out, *operands: f.onehot(operands[-1], len(operands) - 1) + (MASKED_ZERO,)),
+    # the largest operand, passing no gradient: the shift of a stable softmax, which cancels
+    # out (PyTorch's log_softmax does not differentiate its max either)
+    Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs)),
 ]}
 ADD, SUB, MUL, DIV, POW, POW_CONST = (TABLE[k] for k in ("add", "sub", "mul", "div", "pow", "pow_const"))
 NEG, ABS, EXP, LOG, LOG1P, SQRT = (TABLE[k] for k in ("neg", "abs", "exp", "log", "log1p", "sqrt"))
 TANH, SIGMOID, RELU, SUM, DOT = (TABLE[k] for k in ("tanh", "sigmoid", "relu", "sum", "dot"))
+PICK, DETACHED_MAX = TABLE["pick"], TABLE["detached_max"]
 
 # Leaves are marked with pseudo-operations (``.op`` is "" for all three): a Value the user
 # made, a constant the engine made from a plain-number operand, a parameter a model learns.

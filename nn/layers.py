@@ -231,7 +231,7 @@ def softmax(scores: Sequence[Any]) -> list[Value]:
     values = [s if isinstance(s, Value) else autograd.constant(s, "softmax") for s in scores]
     if not values:
         raise ValueError("softmax: got no scores")
-    top = max(v.data for v in values)
+    top = autograd.detached_max(values)  # a shift that changes no value and passes no gradient
     exps = [(v - top).exp() for v in values]
     total = autograd.sum(exps)
     return [e / total for e in exps]

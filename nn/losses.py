@@ -178,20 +178,24 @@ class CrossEntropyLoss(Loss):
         targets = _check_batch(rows, targets, "CrossEntropyLoss")
         terms = []
         for i, (scores, target) in enumerate(zip(rows, targets)):
-            if len(scores) < 2:
+            n = len(scores)
+            if n < 2:
                 raise ValueError(
-                    f"CrossEntropyLoss: outputs[{i}] has {len(scores)} score; cross-entropy needs one score per "
+                    f"CrossEntropyLoss: outputs[{i}] has {n} score; cross-entropy needs one score per "
                     "class (at least 2). For one output use BCELoss (after a Sigmoid) or HingeLoss")
-            if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= int(target) < len(scores):
-                raise ValueError(
-                    f"CrossEntropyLoss: target {i} is {target!r}; expected a class index from 0 to {len(scores) - 1}"
-                )
-            y = int(target)
-            top = max(s.data for s in scores)  # a constant shift: it passes no gradient and changes no value
+            top = autograd.detached_max(scores)  # the shift: it passes no gradient and changes no value
             shifted = [s - top for s in scores]
             exps = [d.exp() for d in shifted]
-            rest = autograd.sum([e for j, e in enumerate(exps) if j != y])
-            terms.append(((exps[y] - 1.0) + rest).log1p() - shifted[y])
+            if isinstance(target, Value):  # a traced input (compile mode): one graph serves every target
+                rests = [autograd.sum([e for j, e in enumerate(exps) if j != k]) for k in range(n)]
+                e_y, rest, s_y = (autograd.pick(row, target) for row in (exps, rests, shifted))
+            else:
+                if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= int(target) < n:
+                    raise ValueError(
+                        f"CrossEntropyLoss: target {i} is {target!r}; expected a class index from 0 to {n - 1}")
+                y = int(target)
+                e_y, rest, s_y = exps[y], autograd.sum([e for j, e in enumerate(exps) if j != y]), shifted[y]
+            terms.append(((e_y - 1.0) + rest).log1p() - s_y)
         return autograd.sum(terms) * (1.0 / len(terms))
 
     def correct(self, output: Any, target: Any) -> bool:

@@ -79,6 +79,8 @@ CASES = {
     "relu": (1, lambda a: a.relu()),
     "sum": (2, lambda a, b: autograd.sum([a, b, a])),  # a operand twice: its gradient adds up
     "dot": (2, lambda a, b: autograd.dot([a, b], [b, 2.0], bias=a)),
+    "pick": (2, lambda a, b: autograd.pick([a, b, a], 2) * autograd.pick([a, b], 1)),
+    "detached_max": (2, lambda a, b: autograd.detached_max([a, b, a]) * a),
 }
 EXPONENTS = [2.0, 3.0, -1.0, -2.0, 0.5, -0.5, 0.0, 1.0, 1.5, -3.0, 1e308, INF, NAN]  # pow_const's cases
 
@@ -111,6 +113,16 @@ def test_each_operation_matches_eager_at_ordinary_and_edge_points(name):
 @pytest.mark.parametrize("exponent", EXPONENTS)
 def test_power_by_a_number_matches_eager_at_edge_points_with_torch_special_forms(exponent):
     _check_op(f"** {exponent}", 1, lambda a: a ** exponent, [[x, s] for x in EDGES for s in UPSTREAM])
+
+
+def test_a_traced_index_picks_a_different_operand_at_each_call_as_eager_does():
+    ws = [Parameter(x) for x in (0.5, -2.0, 3.0)]
+    step = autograd.compile(lambda i: autograd.pick(ws, i) * autograd.pick(ws, 2.0 - i), ws)
+    for index in (0, 1, 2, 1):
+        want = eager(lambda index=index: autograd.pick(ws, index) * autograd.pick(ws, 2 - index), ws)
+        assert_same(step(index), *want, f"pick at {index}")
+    with pytest.raises(IndexError, match="whole number from 0 to 2"):
+        step(1.5)
 
 
 def test_masked_zeros_stay_zero_times_an_infinite_gradient():

@@ -225,6 +225,10 @@ SECOND = {  # key: (function on Values, the same in mpmath, a point)
     "relu": (lambda a: a.relu() * a.relu(), lambda a: max(a, 0) ** 2, (0.6,)),
     "sum": (lambda a, b: autograd.sum([a * a, a * b, b]), lambda a, b: a * a + a * b + b, (0.6, -0.2)),
     "dot": (lambda a, b: autograd.dot([a, b], [b, a * a]), lambda a, b: a * b + b * a * a, (0.6, -0.2)),
+    "pick": (lambda a, b: autograd.pick([a * a, a * b * b], 1) * a, lambda a, b: a * b * b * a, (0.6, -0.2)),
+    # a log-sum-exp shifted by the detached max has the true second derivatives (the shift cancels)
+    "detached_max": (lambda a, b: ((a - (m := autograd.detached_max([a, b]))).exp() + (b - m).exp()).log() + m,
+                     lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)), (0.6, -0.2)),
 }
 
 
@@ -245,3 +249,28 @@ def test_second_derivatives_against_mpmath(key):
             orders[j] += 1
             true = mpmath.diff(lambda *p: exact(*p), [mpmath.mpf(p) for p in point], tuple(orders))
             assert same(d2, float(true), rel=1e-9, abs_=1e-12), (key, i, j, d2, float(true))
+
+
+# --- pick and detached_max: bad input ------------------------------------------------------------
+
+@pytest.mark.parametrize("index", [2, -1, 0.5, float("nan"), Value(3.0)])
+def test_pick_refuses_an_index_that_is_not_a_whole_number_in_range(index):
+    with pytest.raises(IndexError, match="not a whole number from 0 to 1"):
+        autograd.pick([Value(1.0), Value(2.0)], index)
+
+
+@pytest.mark.parametrize("fn", [autograd.pick, autograd.detached_max])
+def test_pick_and_detached_max_refuse_no_values_and_non_lists(fn):
+    args = (lambda v: (v, 0)) if fn is autograd.pick else (lambda v: (v,))
+    with pytest.raises(ValueError, match="no values"):
+        fn(*args([]))
+    with pytest.raises(TypeError, match="expected a list"):
+        fn(*args(Value(1.0)))
+
+
+def test_detached_max_is_nan_when_a_value_is_nan_and_passes_no_gradient_even_an_infinite_one():
+    a, b = Value(1.0), Value(float("nan"))
+    assert math.isnan(autograd.detached_max([a, b]).data)
+    c = Value(2.0)
+    (autograd.detached_max([a, c]) * float("inf")).backward()
+    assert a.grad == 0.0 and c.grad == 0.0  # masked zeros: no nan from 0 * inf, as PyTorch's detached max

@@ -50,9 +50,11 @@ CE_CASES = [
 ]
 
 
+@pytest.mark.parametrize("traced", [False, True], ids=["int-targets", "value-targets"])
 @pytest.mark.parametrize("rows, targets", CE_CASES)
-def test_cross_entropy_matches_mpmath_to_the_last_digits(rows, targets):
-    loss, grads = _ours(nn.CrossEntropyLoss(), rows, targets)
+def test_cross_entropy_matches_mpmath_to_the_last_digits(rows, targets, traced):
+    # a target may be a Value (an input traced by compile mode): the same numbers by pick
+    loss, grads = _ours(nn.CrossEntropyLoss(), rows, [Value(float(y)) for y in targets] if traced else targets)
     want, want_grads = _mp_cross_entropy(rows, targets)
     assert math.isclose(loss, want, rel_tol=1e-13, abs_tol=0.0), (loss, want)
     for row, wrow in zip(grads, want_grads):
@@ -73,6 +75,25 @@ def test_cross_entropy_matches_pytorch(rows, targets):
     for row, t in zip(grads, tensors):
         for g, w in zip(row, t.grad[0].tolist()):
             assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-15), (g, w)
+
+
+@pytest.mark.parametrize("rows, targets", CE_CASES)
+def test_compiled_cross_entropy_with_the_target_as_an_input_matches_mpmath(rows, targets):
+    pytest.importorskip("numpy")
+    import autograd
+
+    params = [autograd.Parameter(v) for row in rows for v in row]
+    widths = [len(row) for row in rows]
+
+    def loss(*ys):
+        it = iter(params)
+        return nn.CrossEntropyLoss()([[next(it) for _ in range(w)] for w in widths], list(ys))
+
+    result = autograd.compile(loss, params)(*targets)  # one program: the targets are traced inputs
+    want, want_grads = _mp_cross_entropy(rows, targets)
+    assert math.isclose(result.value, want, rel_tol=1e-13, abs_tol=0.0), (result.value, want)
+    for g, w in zip(result.grads, [w for row in want_grads for w in row]):
+        assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-15), (g, w)
 
 
 def test_cross_entropy_on_one_output_is_an_error_not_zero():

@@ -74,7 +74,27 @@ CASES = [
          [(0.5, -1.5, 2.0, 3.0, 0.25), (-0.3, 0.8, -1.1, 0.4, -2.0)], [(0.0, 1e200, 1.0, 1e200, 0.0)],
          torch_fn=lambda w1, w2, x1, x2, b: torch.dot(torch.stack([w1, w2]), torch.stack([x1, x2])) + b, op="dot"),
 ]
+CASES += [
+    # the middle operand, picked by a constant index: the gradient goes to it alone
+    Case("pick", lambda a, b, c: autograd.pick([a, b, c], 1), lambda a, b, c: mp(b),
+         [(1.5, -2.25, 0.5), (0.0, 3.0, -1.0)], [(math.inf, 2.0, math.nan), (0.0, -0.0, 0.0)],
+         torch_fn=lambda a, b, c: torch.stack([a, b, c])[1], op="pick"),
+    # log-sum-exp shifted by the detached max: the shift passes no gradient, and the true
+    # derivative (softmax) needs none through it, as in PyTorch's logsumexp
+    Case("detached_max", lambda a, b: _logsumexp([a, b], autograd.detached_max([a, b])),
+         lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)), [(0.5, -1.25), (2.0, 2.5), (-3.0, 1.0)],
+         [(1000.0, 999.0), (-1000.0, -1000.0), (0.0, -0.0)],
+         torch_fn=lambda a, b: _logsumexp([a, b], torch.stack([a, b]).max().detach()), op="+"),
+]
 BY_KEY = {c.key: c for c in CASES}
+
+
+def _logsumexp(xs, m):
+    total = xs[0] - m
+    total = total.exp()
+    for x in xs[1:]:
+        total = total + (x - m).exp()
+    return total.log() + m
 
 
 def test_every_table_entry_has_a_case():
