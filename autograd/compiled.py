@@ -244,6 +244,8 @@ def _make_rounds(parts: list[tuple[Any, Any]]) -> list[Round]:
         j = i + 1
         while j < len(parts) and np.array_equal(parts[j][0], slots):
             j += 1
+        if j - i == 2:
+            j = i + 1  # two rounds cost less as two adds (over slices, often)
         if j - i > 1:
             rounds.append(Round(_index(slots), np.stack([p for _, p in parts[i:j]]), False, True))
         else:
