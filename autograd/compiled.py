@@ -11,8 +11,12 @@ NumPy on new numbers, forward and backward, without building any Value:
   ``ARRAYS`` namespace below, as eager mode runs them on floats: no derivative is written twice;
 * with ``batch=True`` the function describes ONE sample; the program is replayed over a whole
   batch at once (every node holds a vector over the samples) and the loss is the mean over the
-  samples; ``dot`` nodes whose weights are parameters and whose inputs are one shared list
-  become matrix products.
+  samples; ``dot`` nodes whose weights are parameters and whose inputs are shared lists
+  become matrix products;
+* every gradient receives its contributions in eager's order (see "Eager's order" below): a
+  whole-graph replay adds up gradients as eager does, overflow and cancellation included (bit
+  for bit where NumPy's functions round as Python's do); with a batch axis, the sums over the
+  samples and the matrix products add in NumPy's order.
 
 NumPy is imported when ``compile`` is first called, so the engine itself never needs it.
 """
@@ -191,10 +195,12 @@ ARRAYS = Arrays()
 # order), and a replay that adds them otherwise can round otherwise, or overflow where eager
 # cancels (-w/w at a tiny w sends w +1/w and -1/w). The program keeps eager's order: within a
 # group, contributions to one slot are added in *rounds* (the first one of each slot, then the
-# second one, ...), from the group's last node back; a slot whose contributions come from
-# several groups in an order that differs from eager's (rare: the groups run level by level)
-# has them set aside in the *late* array, in eager's order, and added up just before its own
-# group runs backward. Matrix products are the exception: BLAS sums over its own order.
+# second one, ...; many rounds over the same slots in one cumulative sum), from the group's last
+# node back; a slot whose contributions come from several groups in an order that differs from
+# eager's (the groups run level by level) has them set aside in the *late* array, in eager's
+# order, and added up just before its own group runs backward. The matrix products of batch
+# mode are the exception: BLAS sums in its own order (tests allow for it: within 1e-12 of the
+# largest contribution).
 
 class Round(NamedTuple):
     """``grads[slots] += values[positions]`` (``=`` with ``assign``: the slots' first gradient).
