@@ -1,8 +1,9 @@
 """The table of operations: each one's forward pass and local derivatives, written once.
 
-An entry is ``Op(name, forward, derivative)``. Both functions take a *namespace* ``f`` first,
-which supplies the functions they call (``f.exp``, ``f.div``, ...), so the very same line runs
-on three kinds of numbers:
+An entry is ``Op(key, name, derivative)``; its forward function is the namespace's function of
+that key (``f.exp``). Forward functions and rules take a *namespace* ``f``, which supplies the
+functions they call (``f.exp``, ``f.div``, ...), so the very same line runs on three kinds of
+numbers:
 
 * floats (``f = FLOATS``, below): the forward pass, which stores the local derivatives on the
   new node as floats;
@@ -133,9 +134,6 @@ class _MaskedZero(float):
         return 0.0
 
     __rmul__ = __mul__
-
-    def __repr__(self) -> str:
-        return "0.0"
 
 
 MASKED_ZERO = _MaskedZero(0.0)

@@ -54,12 +54,13 @@ def _rule(v: Value, k: int) -> str:
     if v.op == "sum":
         return f"d(Σ aᵢ)/da{k} = 1"
     if v.op == "dot":  # operands: w0..wn-1, x0..xn-1, then the bias when there is one
-        n = len(v.children) // 2
+        n, sym = len(v.children) // 2, symbol(v)
         if k >= 2 * n:
-            return "d(w·x+b)/db = 1"
+            return f"d({sym})/db = 1"
+        w, x = sym[0], sym[2]  # w and x, or a and b
         other = v.children[k + n] if k < n else v.children[k - n]
-        which, partner = (f"w{k}", f"x{k}") if k < n else (f"x{k - n}", f"w{k - n}")  # numbered as nn does
-        return f"d(w·x+b)/d{which} = {partner} = {_num(other.data)}"
+        which, partner = (f"{w}{k}", f"{x}{k}") if k < n else (f"{x}{k - n}", f"{w}{k - n}")  # numbered as nn does
+        return f"d({sym})/d{which} = {partner} = {_num(other.data)}"
     rules = RULES.get(v.op)
     if rules is None or k >= len(rules):
         return f"d {v.op}/d operand {k + 1} = {local}"

@@ -34,7 +34,7 @@ ROLE_MEANING = {"parameter": "parameter (learned)", "input": "input", "constant"
                 "result": "computed"}
 HIGHLIGHT = "#fdae6b"
 BOX_FILL = "#fff5eb"
-OP_SYMBOL = {"neg": "−", "*": "×", "/": "÷", "sum": "Σ", "dot": "w·x+b"}
+OP_SYMBOL = {"neg": "−", "*": "×", "/": "÷", "sum": "Σ"}
 FONT = "Helvetica"
 
 __all__ = ["Drawing", "GraphTooLarge", "GraphvizMissing", "draw", "draw_steps", "save_steps"]
@@ -54,6 +54,8 @@ def role(v: Value) -> str:
 
 
 def symbol(v: Value) -> str:
+    if v.op == "dot":  # a neuron's w·x+b when it has a bias; a plain a·b (attention's q·k) when not
+        return "w·x+b" if len(v.children) % 2 else "a·b"
     return OP_SYMBOL.get(v.op, v.op)
 
 
