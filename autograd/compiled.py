@@ -750,7 +750,7 @@ class Program:
         late_slots = slot[late_ids]
         starts_of = np.array([g.out.start for g in groups])
         owner = np.searchsorted(starts_of, late_slots, side="right") - 1  # -1: a parameter
-        for i in np.unique(owner):
+        for i in np.unique(owner).tolist() if late_ids.size else []:  # (np.unique's first call is slow)
             chosen = np.flatnonzero(owner == i)
             rounds = _rounds(late_slots[chosen], chosen)
             if i < 0:
@@ -841,7 +841,8 @@ class Program:
 
 
 def _distinct(slots: Any) -> bool:
-    return bool(len(np.unique(slots)) == slots.size)
+    ordered = np.sort(slots, axis=None)
+    return bool((ordered[1:] != ordered[:-1]).all())
 
 
 def add_at(target: Any, slots: Any, values: Any, distinct: bool) -> None:

@@ -287,6 +287,25 @@ def test_cross_entropy_traced_on_one_sample_gives_eagers_loss_on_batches_of_othe
     assert len(step.programs) == 1
 
 
+def test_a_layer_applied_to_several_inputs_of_a_sample_is_one_matrix_product_with_eagers_numbers():
+    # the same layer on two halves of each sample (as a sequence model applies one layer at
+    # every position): its dot nodes read two input lists; one product serves both
+    random.seed(7)
+    first, layer = nn.Layer(2, 2, activation="relu"), nn.Layer(2, 3, activation="tanh")
+    params = first.parameters() + layer.parameters()
+
+    def fn(x):
+        return autograd.sum(layer(first(x[:2]))) * autograd.sum(layer(first(x[2:])))
+
+    X = [[0.5, -1.0, 2.0, 0.25], [-0.3, 0.8, 1.5, -2.0], [1.0, 1.0, -1.0, 0.0]]
+    step = autograd.compile(fn, params, batch=True)
+    expected = eager(lambda: autograd.sum([fn([Value(v) for v in x]) for x in X]) / len(X), params)
+    assert_same(step(X), *expected, "one layer, two input lists")
+    layers = [g for g in step.programs[(4,)].groups if isinstance(g, autograd.compiled.Layer)]
+    assert [g.cells.shape for g in layers] == [(2, 2), (3, 2)]  # neurons × input lists
+    assert layers[1].dx  # the second's inputs are the first's outputs: their gradients flow back
+
+
 def test_a_result_that_is_a_parameter_or_an_input_itself():
     w = Parameter(1.5)
     assert autograd.compile(lambda x: w, [w], batch=True)([1.0, 2.0]) == (1.5, [1.0], None)
