@@ -676,7 +676,8 @@ class Program:
 
     def _plan_backward(self) -> None:
         """Which gradients are needed (those of the parameters and of the nodes that depend on
-        them), and where each group's contributions go, in eager's order (see above)."""
+        them), then where each group's contributions go (eager's order, see above), and which
+        gradients are written first or zeroed."""
         P, groups = self.n_params, self.groups
         needed = np.zeros(self.size, dtype=bool)
         needed[:P] = True
@@ -693,6 +694,13 @@ class Program:
                 g.columns = np.flatnonzero(reads.any(axis=0)).tolist()
                 if g.columns:
                     g.plan_locals(plans)
+        self._plan_writes(needed, self._plan_order(needed, unordered))
+
+    def _plan_order(self, needed: Any, unordered: Any) -> Any:
+        """Where each group's contributions go so that every gradient receives them in
+        eager's order: the rounds of each group, the late array; returns which slots are late."""
+        groups = self.groups
+        is_late = np.zeros(self.size, dtype=bool)
         # every contribution of a group to a needed gradient: its slot, group, row (node), column
         parts = []
         for i, g in enumerate(groups):
@@ -702,8 +710,7 @@ class Program:
                 flat = np.arange(slots.size)
                 parts.append((slots, np.full(slots.size, i), flat % k, flat // k, g.positions[flat % k], flat))
         if not parts:
-            self._plan_writes(needed, np.zeros(self.size, dtype=bool))
-            return
+            return is_late
         slot, group, row, column, position, flat = (np.concatenate(a) for a in zip(*parts))
         keep = needed[slot]
         slot, group, row, column, position, flat = (a[keep] for a in (slot, group, row, column, position, flat))
@@ -719,7 +726,6 @@ class Program:
         # increase from its third contribution on (two add the same in either order)
         behind = np.zeros(key.size, dtype=bool)
         behind[2:] = (key[2:] < key[1:-1]) | ((key[2:] < key[:-2]) & (rank[2:] == 2))
-        is_late = np.zeros(self.size, dtype=bool)
         is_late[slot[eager][(rank >= 2) & behind]] = True
         is_late &= ~unordered
         late_ids = eager[is_late[slot[eager]]]  # eager's order, slot by slot
@@ -731,18 +737,18 @@ class Program:
             mine = np.flatnonzero(late & (group == i))
             groups[i].late = (_index(flat[mine]), _index(at[mine]))
         # the other contributions in rounds, group by group: the t-th round of a group holds the
-        # t-th contribution (in eager's order) of each of its slots, sorted by position
+        # t-th contribution (in eager's order) of each of its slots, sorted by slot
         ontime = np.flatnonzero(~late)
         ordered = ontime[np.lexsort((eager_key[ontime], slot[ontime], group[ontime]))]
         t = np.empty(slot.size, dtype=np.intp)
         t[ordered] = _ranks(group[ordered] * self.size + slot[ordered])
         ordered = ontime[np.lexsort((slot[ontime], t[ontime], group[ontime]))]
-        g, r = group[ordered], t[ordered]
-        bounds = np.flatnonzero(np.r_[True, (g[1:] != g[:-1]) | (r[1:] != r[:-1]), True]).tolist()
+        of_group, of_round = group[ordered], t[ordered]
+        bounds = np.flatnonzero(np.r_[True, (of_group[1:] != of_group[:-1]) | (of_round[1:] != of_round[:-1]), True])
         by_group: dict[int, list[tuple[Any, Any]]] = {}
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
             these = ordered[a:b]
-            by_group.setdefault(int(g[a]), []).append((slot[these], flat[these]))
+            by_group.setdefault(int(of_group[a]), []).append((slot[these], flat[these]))
         for i, pieces in by_group.items():
             groups[i].rounds = _make_rounds(pieces)
         # the late contributions of each slot are added, in eager's order, just before the slot's
@@ -757,7 +763,7 @@ class Program:
                 self.finish = rounds
             else:
                 groups[i].finish = rounds
-        self._plan_writes(needed, is_late)
+        return is_late
 
     def _plan_writes(self, needed: Any, is_late: Any) -> None:
         """Which rounds write a slot's first gradient (``=``, no zeroing needed) and which
