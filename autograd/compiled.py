@@ -542,13 +542,17 @@ class Graph(NamedTuple):
     fingerprint: tuple[Any, ...]
 
 
-def read_graph(trace: Trace, params: list[Value]) -> Graph:
-    """Each node's operation and operands' positions, and which leaves are parameters, inputs
-    or other leaves: two traces with equal fingerprints, whose other leaves hold equal numbers,
-    give the same program."""
-    known = {v: ("p", i) for i, v in enumerate(params)}
+def parameter_kinds(params: Sequence[Value]) -> dict[Value, tuple[str, int]]:
+    return {v: ("p", i) for i, v in enumerate(params)}
+
+
+def read_graph(trace: Trace, params: dict[Value, tuple[str, int]]) -> Graph:
+    """Each node's operation and operands' positions, and which leaves are parameters
+    (``params``: see parameter_kinds), inputs or other leaves: two traces with equal
+    fingerprints, whose other leaves hold equal numbers, give the same program."""
+    inputs: dict[Value, tuple[str, int]] = {}
     for i, v in enumerate(trace.inputs):
-        known.setdefault(v, ("x", i))
+        inputs.setdefault(v, ("x", i))
     position: dict[Value, int] = {}
     at = position.__getitem__
     table: list[Any] = []
@@ -567,7 +571,7 @@ def read_graph(trace: Trace, params: list[Value]) -> Graph:
             table.append(v._info.op)
             arity.append(n)
         else:
-            leaves.append(known.get(v) or ("c", v.is_constant))
+            leaves.append(params.get(v) or inputs.get(v) or ("c", v.is_constant))
             level.append(0)
             table.append(None)
             arity.append(0)
@@ -585,7 +589,7 @@ class Program:
 
     def __init__(self, trace: Trace, params: list[Value], batch: bool):
         order, inputs = trace.order, trace.inputs
-        graph = read_graph(trace, params)
+        graph = read_graph(trace, parameter_kinds(params))
         slot: dict[Value, int] = {}
         for i, v in enumerate(params):
             slot[v] = i
@@ -921,6 +925,7 @@ class Compiled:
     def __init__(self, fn: Callable[..., Any], parameters: Sequence[Value], batch: bool, penalty: Any, check_every: int):
         self.fn = fn
         self.parameters = list(parameters)
+        self.kinds = parameter_kinds(self.parameters)  # for the guard's fingerprints
         self.batch = batch
         self.check_every = check_every
         self.programs: dict[Any, Program] = {}
@@ -991,7 +996,7 @@ class Compiled:
         for sample in to_check:
             trace = self._trace(sample)
             known = set(self.parameters).union(trace.inputs)
-            if read_graph(trace, self.parameters).fingerprint != program.fingerprint or not same_numbers(
+            if read_graph(trace, self.kinds).fingerprint != program.fingerprint or not same_numbers(
                     [v.data for v in other_leaves(trace.order, known)], [v.data for v in program.leaves]):
                 del self.programs[key]  # a later call traces afresh, and is checked again
                 raise CompileError(
