@@ -178,6 +178,10 @@ class Arrays:
         return np.where(condition, value, rule())
 
 
+    @staticmethod
+    def bce(p: Any, y: Any) -> Any:  # ops.bce: np.maximum keeps nan, as max does
+        return (y - 1.0) * np.maximum(np.log1p(-p), ops.BCE_LOG_FLOOR) - y * np.maximum(np.log(p), ops.BCE_LOG_FLOOR)
+
 ARRAYS = Arrays()
 
 

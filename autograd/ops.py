@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import struct
 from collections.abc import Callable
 from operator import mul
 from types import SimpleNamespace
@@ -179,6 +180,18 @@ def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
     return value if condition else rule()
 
 
+# PyTorch's binary cross-entropy clamps each log at -100 (so p = 0 or 1 gives a finite loss) and
+# divides its gradient by p(1 - p) clamped at EPSILON, the float32 literal 1e-12
+BCE_LOG_FLOOR = -100.0
+BCE_EPSILON = struct.unpack("f", struct.pack("f", 1e-12))[0]  # 9.99999996e-13
+
+
+def bce(p: float, y: float) -> float:
+    """Binary cross-entropy of a probability ``p`` and a target ``y``, as PyTorch computes it:
+    ``(y - 1)·max(log1p(-p), -100) - y·max(log p, -100)`` (nan stays nan)."""
+    return (y - 1.0) * max(log1p(-p), BCE_LOG_FLOOR) - y * max(log(p), BCE_LOG_FLOOR)
+
+
 # The namespace of the forward pass: IEEE-754 functions on Python floats. ``number`` gives the
 # plain number of an operand: conditions in rules test numbers, never nodes.
 FLOATS = SimpleNamespace(
@@ -186,6 +199,7 @@ FLOATS = SimpleNamespace(
     pow_const=power_const, exp=exp, log=log, log1p=log1p, sqrt=sqrt, tanh=math.tanh, sigmoid=sigmoid,
     relu=relu, abs=math.fabs, sum=lambda *xs: sum(xs), dot=dot,  # sum: left to right, as + would
     pick=pick, detached_max=largest, sign=sign, step=step, onehot=onehot, where=where, number=lambda x: x,
+    bce=bce,  # (added for BCELoss: one node whose structure does not depend on p)
 )
 
 
@@ -220,6 +234,13 @@ def _d_dot(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     return operands[n : 2 * n] + operands[:n] + ((1.0,) if len(operands) % 2 else ())
 
 
+def _d_bce(f: Any, out: Any, p: Any, y: Any) -> tuple[Any, Any]:
+    # PyTorch's: (p - y) / max(p(1 - p), EPSILON) for the probability, finite at p = 0 and 1;
+    # -logit(p) = -log(p / (1 - p)) for the target (not clamped: inf at p = 0)
+    q = (1.0 - p) * p
+    return f.div(p - y, f.where(f.number(q) < BCE_EPSILON, BCE_EPSILON, lambda: q)), -f.log(f.div(p, 1.0 - p))
+
+
 # Each derivative rule: d out / d operand for each operand, from the result ``out``.
 TABLE: dict[str, Op] = {op.key: op for op in [
     Op("add", "+", lambda f, out, a, b: (1.0, 1.0)),
@@ -249,6 +270,7 @@ TABLE: dict[str, Op] = {op.key: op for op in [
     # the largest operand, passing no gradient: the shift of a stable softmax, which cancels
     # out (PyTorch's log_softmax does not differentiate its max either)
     Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs)),
+    Op("bce", "bce", _d_bce),  # binary cross-entropy (p, target): BCELoss
 ]}
 ADD, SUB, MUL, DIV, POW, POW_CONST = (TABLE[k] for k in ("add", "sub", "mul", "div", "pow", "pow_const"))
 NEG, ABS, EXP, LOG, LOG1P, SQRT = (TABLE[k] for k in ("neg", "abs", "exp", "log", "log1p", "sqrt"))

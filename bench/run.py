@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import autograd  # noqa: E402
 import bench.compiled as compiled_rows  # noqa: E402  (first: it pins NumPy's BLAS to one thread before NumPy loads)
+import bench.fit_bench as fit_rows  # noqa: E402
 import nn  # noqa: E402
 from autograd import Value  # noqa: E402
 from nn import optim  # noqa: E402
@@ -390,6 +391,7 @@ def main() -> None:
         add("5. digits epoch, MLP 64-32-10, batch 32", f"{a:.2f} s", f"PyTorch {b * 1e3:.0f} ms", f"{1 / r:.0f}× slower")
     else:
         add("5. digits epoch", "-", "PyTorch not installed", "-")
+    fit_rows.rows(max(rounds // 2, 1) if not args.quick else 1, add, torch)  # 5b-5d: fit(compile=True)
 
     from bench.gpt_bench import gpt_rows  # the capstone GPT against its pure-Python peer
 

@@ -275,12 +275,15 @@ _ACTIVATION_MODULES: dict[str, Any] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "
 class OneHotMSELoss(nn.MSELoss):
     """½·MSE against one-hot targets from class indices; the largest output is the prediction."""
 
-    def forward(self, outputs: Any, targets: Any) -> Any:
-        width = len(outputs[0])
-        return super().forward(outputs, [[1.0 if k == t else 0.0 for k in range(width)] for t in targets])
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        (index,) = nn.CrossEntropyLoss().target_numbers(i, target, width)  # a class index, checked
+        return [1.0 if k == index else 0.0 for k in range(width)]
 
     def correct(self, output: Any, target: Any) -> bool:
         return nn.CrossEntropyLoss().correct(output, target)
+
+    def count_correct(self, outputs: Any, targets: Any) -> int:
+        return nn.CrossEntropyLoss().count_correct(outputs, targets.argmax(axis=1)[:, None])
 
 
 def _loss(name: str) -> tuple[nn.Loss, Any]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import struct
 from collections.abc import Sequence
 from typing import Any
 
 import autograd
 from autograd import Value, scope
+from autograd.engine import record
+from autograd.ops import TABLE
 
 
 def _rows(outputs: Any, who: str) -> list[list[Value]]:
@@ -48,12 +49,29 @@ def _target_row(t: Any, width: int, i: int, who: str) -> list[float]:
     return [float(v) for v in row]
 
 
-def _pairs(outputs: Any, targets: Any, who: str) -> list[tuple[int, Value, float]]:
-    """(sample index, output Value, target number) for every output of every sample."""
+def _traced(target: Any) -> list[Value] | None:
+    """The Values of a target that holds Values (an input of a compiled step), else None."""
+    if isinstance(target, Value):
+        return [target]
+    if isinstance(target, (list, tuple)) and target and all(isinstance(t, Value) for t in target):
+        return list(target)
+    return None
+
+
+def _pairs(loss: Loss, outputs: Any, targets: Any) -> list[tuple[int, Value, Any]]:
+    """(sample index, output Value, target) for every output of every sample. A target of
+    numbers is checked by ``loss.target_numbers``; a target of Values (the inputs of a compiled
+    step, whose numbers ``fit(compile=True)`` checked with it beforehand) is used as it is."""
+    who = type(loss).__name__
     rows = _rows(outputs, who)
     targets = _check_batch(rows, targets, who)
-    return [(i, o, t) for i, (row, target) in enumerate(zip(rows, targets))
-            for o, t in zip(row, _target_row(target, len(row), i, who))]
+    pairs: list[tuple[int, Value, Any]] = []
+    for i, (row, target) in enumerate(zip(rows, targets)):
+        values = _traced(target)
+        if values is not None and len(values) != len(row):
+            raise ValueError(f"{who}: target {i} holds {len(values)} Values, but the output has {len(row)}")
+        pairs += zip([i] * len(row), row, values if values is not None else loss.target_numbers(i, target, len(row)))
+    return pairs
 
 
 class Loss:
@@ -70,8 +88,20 @@ class Loss:
     def forward(self, outputs: Any, targets: Any) -> Value:  # pragma: no cover - subclasses implement it
         raise NotImplementedError
 
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        """Sample ``i``'s target as the numbers this loss reads, one per output (``width`` of
+        them), checked: a ValueError says what is wrong with it. ``fit(compile=True)`` checks
+        every target with it once and passes the numbers to the compiled step as inputs."""
+        return _target_row(target, width, i, type(self).__name__)
+
     def correct(self, output: Any, target: Any) -> bool | None:
         """Whether one sample's output counts as right (None: this loss has no notion of it)."""
+        return None
+
+    def count_correct(self, outputs: Any, targets: Any) -> int | None:
+        """``correct`` over many samples at once: how many rows of ``outputs`` (a NumPy array,
+        one row per sample) count as right against ``targets`` (their ``target_numbers``, one
+        row per sample). ``fit(compile=True)`` counts accuracy with it."""
         return None
 
     def __repr__(self) -> str:
@@ -96,7 +126,7 @@ class MSELoss(Loss):
         self.half = half
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        squares = [(o - t) ** 2 for _, o, t in _pairs(outputs, targets, "MSELoss")]
+        squares = [(o - t) ** 2 for _, o, t in _pairs(self, outputs, targets)]
         return autograd.sum(squares) * ((0.5 if self.half else 1.0) / len(squares))
 
     def __repr__(self) -> str:
@@ -106,10 +136,11 @@ class MSELoss(Loss):
 class BCELoss(Loss):
     """Binary cross-entropy of probabilities: mean of −[y·log p + (1 − y)·log(1 − p)].
 
-    As PyTorch's ``binary_cross_entropy``: a probability outside [0, 1] (or nan) is an error,
-    each log is clamped at −100 (so p = 0 or 1 gives a finite loss), and where p·(1 − p) is
-    below PyTorch's ε (1e-12 as a float32) the gradient is PyTorch's clamped
-    (p − y) / max(p·(1 − p), ε) rather than the unbounded 1/p.
+    As PyTorch's ``binary_cross_entropy``, to the last bit: a probability outside [0, 1] (or
+    nan) is an error, each log is clamped at −100 (so p = 0 or 1 gives a finite loss), and the
+    gradient is (p − y) / max(p·(1 − p), ε) with PyTorch's ε (1e-12 as a float32), finite where
+    1/p is not. Each sample's term is one node, ``bce`` (a table operation), so the graph has
+    the same structure whatever the probabilities: compiled training can replay it.
 
     >>> from autograd import Value
     >>> import nn
@@ -118,43 +149,34 @@ class BCELoss(Loss):
     """
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        pairs = _pairs(outputs, targets, "BCELoss")
-        terms = []
-        for i, p, t in pairs:
-            if not 0.0 <= t <= 1.0:
-                raise ValueError(f"BCELoss: target {i} is {t!r}; targets are 0 or 1 (probabilities in [0, 1])")
-            if not 0.0 <= p.data <= 1.0:
-                raise ValueError(f"BCELoss: output {i} is {p.data!r}, not a probability in [0, 1]; "
-                                 "end the model with a Sigmoid, or use HingeLoss or CrossEntropyLoss on raw scores")
-            terms.append(_bce_term(p, t))
-        return autograd.sum(terms) * (1.0 / len(pairs))
+        pairs = _pairs(self, outputs, targets)
+        for i, p, _ in pairs:
+            self.check_output(i, p.data)
+        return autograd.sum([record(BCE, p, autograd.constant(t)) for _, p, t in pairs]) * (1.0 / len(pairs))
+
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        row = super().target_numbers(i, target, width)
+        if not all(0.0 <= t <= 1.0 for t in row):
+            raise ValueError(f"BCELoss: target {i} is {target!r}; targets are 0 or 1 (probabilities in [0, 1])")
+        return row
+
+    @staticmethod
+    def check_output(i: int, p: float) -> None:
+        """A ValueError unless output ``i``, ``p``, is a probability (``fit(compile=True)``
+        calls it for the first output of a batch outside [0, 1], as the eager loss would)."""
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"BCELoss: output {i} is {p!r}, not a probability in [0, 1]; "
+                             "end the model with a Sigmoid, or use HingeLoss or CrossEntropyLoss on raw scores")
 
     def correct(self, output: Any, target: Any) -> bool:
         p = float(output[0] if isinstance(output, (list, tuple)) else output)
         return (p > 0.5) == (float(target[0] if isinstance(target, (list, tuple)) else target) > 0.5)
 
-
-# PyTorch's binary_cross_entropy: logs clamped at -100; the backward divides by p(1 - p) clamped
-# at EPSILON, which it writes as the float32 literal 1e-12 (so 1 / EPSILON is 1000000003995.8...)
-LOG_FLOOR = -100.0
-BCE_EPSILON = struct.unpack("f", struct.pack("f", 1e-12))[0]
+    def count_correct(self, outputs: Any, targets: Any) -> int:
+        return int(((outputs[:, 0] > 0.5) == (targets[:, 0] > 0.5)).sum())
 
 
-def _bce_term(p: Value, y: float) -> Value:
-    """−[y·log p + (1 − y)·log(1 − p)] for one probability, with PyTorch's clamping."""
-    if p.data * (1.0 - p.data) >= BCE_EPSILON:  # both logs are above -28: nothing is clamped
-        return -(y * p.log() + (1.0 - y) * (1.0 - p).log())
-    # Within 1e-12 of 0 or 1 PyTorch's value and gradient are clamped numbers, not the smooth
-    # formula: a node with that value whose derivative is that clamped slope (p - p.data is 0).
-    # This branch is chosen by value, as PyTorch's clamp is; a clamp operation in the engine
-    # would make it one structure for compiled mode.
-    value = -(y * _floored_log(p.data) + (1.0 - y) * _floored_log(1.0 - p.data))
-    slope = (p.data - y) / max(p.data * (1.0 - p.data), BCE_EPSILON)
-    return (p - p.data) * slope + value
-
-
-def _floored_log(x: float) -> float:
-    return max(math.log(x), LOG_FLOOR) if x > 0.0 else LOG_FLOOR
+BCE = TABLE["bce"]  # PyTorch's binary_cross_entropy of one probability and its target, one node
 
 
 class CrossEntropyLoss(Loss):
@@ -179,44 +201,72 @@ class CrossEntropyLoss(Loss):
         terms = []
         for i, (scores, target) in enumerate(zip(rows, targets)):
             n = len(scores)
-            if n < 2:
-                raise ValueError(
-                    f"CrossEntropyLoss: outputs[{i}] has {n} score; cross-entropy needs one score per "
-                    "class (at least 2). For one output use BCELoss (after a Sigmoid) or HingeLoss")
+            _check_classes(i, n)
             top = autograd.detached_max(scores)  # the shift: it passes no gradient and changes no value
             shifted = [s - top for s in scores]
             exps = [d.exp() for d in shifted]
-            if isinstance(target, Value):  # a traced input (compile mode): one graph serves every target
-                rests = [autograd.sum([e for j, e in enumerate(exps) if j != k]) for k in range(n)]
-                e_y, rest, s_y = (autograd.pick(row, target) for row in (exps, rests, shifted))
+            if isinstance(target, Value):  # a traced input (compile mode): one graph for every target,
+                # so every class's term is computed and the target's is picked (the same numbers)
+                terms.append(autograd.pick([_term(exps, shifted, k) for k in range(n)], target))
             else:
-                if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= int(target) < n:
-                    raise ValueError(
-                        f"CrossEntropyLoss: target {i} is {target!r}; expected a class index from 0 to {n - 1}")
-                y = int(target)
-                e_y, rest, s_y = exps[y], autograd.sum([e for j, e in enumerate(exps) if j != y]), shifted[y]
-            terms.append(((e_y - 1.0) + rest).log1p() - s_y)
+                terms.append(_term(exps, shifted, _class_index(i, target, n)))
         return autograd.sum(terms) * (1.0 / len(terms))
+
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        _check_classes(i, width)
+        return [float(_class_index(i, target, width))]
 
     def correct(self, output: Any, target: Any) -> bool:
         scores = [float(s) for s in output]
         return max(range(len(scores)), key=scores.__getitem__) == int(target)
+
+    def count_correct(self, outputs: Any, targets: Any) -> int:
+        # correct's max: the first largest score; nan compares false, so a nan is never taken
+        # over an earlier score, and a nan first score is kept (nothing is larger than it)
+        scores = outputs.copy()
+        nan = scores != scores
+        scores[nan] = -math.inf
+        predicted = scores.argmax(axis=1)
+        predicted[nan[:, 0]] = 0
+        return int((predicted == targets[:, 0]).sum())
+
+
+def _term(exps: list[Value], shifted: list[Value], y: int) -> Value:
+    """−log softmax(s)[y] from eⱼ = exp(sⱼ − m) and sⱼ − m: log1p((e_y − 1) + Σ_{j≠y} eⱼ) − (s_y − m)."""
+    return ((exps[y] - 1.0) + autograd.sum([e for j, e in enumerate(exps) if j != y])).log1p() - shifted[y]
+
+
+def _check_classes(i: int, n: int) -> None:
+    if n < 2:
+        raise ValueError(f"CrossEntropyLoss: outputs[{i}] has {n} score; cross-entropy needs one score per "
+                         "class (at least 2). For one output use BCELoss (after a Sigmoid) or HingeLoss")
+
+
+def _class_index(i: int, target: Any, n: int) -> int:
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not 0 <= int(target) < n:
+        raise ValueError(f"CrossEntropyLoss: target {i} is {target!r}; expected a class index from 0 to {n - 1}")
+    return int(target)
 
 
 class HingeLoss(Loss):
     """Max-margin loss of scores and ±1 labels: mean of max(0, 1 − y·score) (micrograd's demo)."""
 
     def forward(self, outputs: Any, targets: Any) -> Value:
-        terms = []
-        for i, score, t in _pairs(outputs, targets, "HingeLoss"):
-            if t not in (-1.0, 1.0):
-                raise ValueError(f"HingeLoss: target {i} is {t!r}; labels are -1 or +1")
-            terms.append((1.0 - t * score).relu())
+        terms = [(1.0 - t * score).relu() for _, score, t in _pairs(self, outputs, targets)]
         return autograd.sum(terms) * (1.0 / len(terms))
+
+    def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
+        row = super().target_numbers(i, target, width)
+        if any(t not in (-1.0, 1.0) for t in row):
+            raise ValueError(f"HingeLoss: target {i} is {target!r}; labels are -1 or +1")
+        return row
 
     def correct(self, output: Any, target: Any) -> bool:
         score = float(output[0] if isinstance(output, (list, tuple)) else output)
         return (score > 0) == (float(target[0] if isinstance(target, (list, tuple)) else target) > 0)
+
+    def count_correct(self, outputs: Any, targets: Any) -> int:
+        return int(((outputs[:, 0] > 0) == (targets[:, 0] > 0)).sum())
 
 
 def accuracy(loss_fn: Loss, outputs: Sequence[Any], targets: Sequence[Any]) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import autograd
@@ -35,9 +35,26 @@ def _check_number(value: Any, what: str, low: float = 0.0, low_open: bool = Fals
 
 
 class Optimizer:
-    """Holds the parameters; ``zero_grad()`` clears their gradients, ``step()`` updates them."""
+    """Holds the parameters; ``zero_grad()`` clears their gradients, ``step()`` updates them.
 
-    def __init__(self, params: Iterable[Value]):
+    A subclass writes its update once, as ``rule(sqrt, data, grad, state)``: plain arithmetic
+    (and ``sqrt``) that runs on one parameter's floats, as ``step()`` calls it, and unchanged on
+    NumPy arrays holding every parameter at once, as ``fit(compile=True)`` calls it. ``state``
+    is the parameter's tuple of running numbers (momentum, averages), kept in ``self.state``.
+
+    >>> import math
+    >>> import numpy as np
+    >>> from autograd import Value
+    >>> from nn import optim
+    >>> opt = optim.SGD([Value(1.0), Value(-1.0)], lr=0.1, momentum=0.9)
+    >>> opt.rule(math.sqrt, 1.0, 2.0, (None,))    # one parameter: the step 0.1·2, the new momentum
+    (0.2, (2.0,))
+    >>> delta, (momentum,) = opt.rule(np.sqrt, np.array([1.0, -1.0]), np.array([2.0, 4.0]), (None,))
+    >>> delta.tolist(), momentum.tolist()         # every parameter at once, by the same lines
+    ([0.2, 0.4], [2.0, 4.0])
+    """
+
+    def __init__(self, params: Iterable[Value], state: tuple[float | None, ...] = ()):
         if hasattr(params, "parameters") and callable(params.parameters):
             raise TypeError(f"{type(self).__name__}: pass model.parameters(), not the model itself")
         self.params = list(params)
@@ -47,17 +64,23 @@ class Optimizer:
             if not isinstance(p, Value):
                 raise TypeError(f"{type(self).__name__}: params[{i}] is a {type(p).__name__}, expected a Value")
         self.steps = 0
+        self.state: list[tuple[Any, ...]] = [state] * len(self.params)  # per parameter, in params order
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0.0 (do it before each backward pass)."""
         autograd.zero_grad(self.params)
 
     def step(self) -> None:
+        """Move every parameter by its update: ``p.data -= delta``."""
         self.steps += 1
+        rule, state = self.rule, self.state
         for i, p in enumerate(self.params):
-            p.data -= self.update(i, p.data, float(p.grad))
+            delta, state[i] = rule(math.sqrt, p.data, float(p.grad), state[i])
+            p.data -= delta
 
-    def update(self, i: int, data: float, grad: float) -> float:
+    def rule(self, sqrt: Callable[[Any], Any], data: Any, grad: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+        """The update of parameters holding ``data`` with gradient ``grad`` at step
+        ``self.steps``: ``(delta, new state)``; the step subtracts ``delta``."""
         raise NotImplementedError
 
 
@@ -75,18 +98,18 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
-        super().__init__(params)
+        super().__init__(params, state=(None,))  # the momentum buffer: none before the first step
         self.lr = _check_number(lr, "SGD lr", 0.0, low_open=True)
         self.momentum = _check_number(momentum, "SGD momentum")
         self.weight_decay = _check_number(weight_decay, "SGD weight_decay")
-        self.buffers: list[float | None] = [None] * len(self.params)
 
-    def update(self, i: int, data: float, grad: float) -> float:
+    def rule(self, sqrt: Callable[[Any], Any], data: Any, grad: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         g = grad + self.weight_decay * data if self.weight_decay else grad
-        if self.momentum:
-            buf = self.buffers[i]
-            g = self.buffers[i] = g if buf is None else self.momentum * buf + g
-        return self.lr * g
+        if not self.momentum:
+            return self.lr * g, state
+        buf = state[0]
+        g = g if buf is None else self.momentum * buf + g  # the new buffer
+        return self.lr * g, (g,)
 
 
 class Adam(Optimizer):
@@ -113,7 +136,7 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ):
-        super().__init__(params)
+        super().__init__(params, state=(0.0, 0.0))  # the running averages m and v
         self.lr = _check_number(lr, "Adam lr", 0.0, low_open=True)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam betas must be a pair (beta1, beta2), got {betas!r}")
@@ -122,15 +145,14 @@ class Adam(Optimizer):
         # silently makes it nan); any positive eps, however small, keeps the step finite
         self.eps = _check_number(eps, "Adam eps", 0.0, low_open=True)
         self.weight_decay = _check_number(weight_decay, "Adam weight_decay")
-        self.m = [0.0] * len(self.params)
-        self.v = [0.0] * len(self.params)
 
-    def update(self, i: int, data: float, grad: float) -> float:
+    def rule(self, sqrt: Callable[[Any], Any], data: Any, grad: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         beta1, beta2 = self.betas
         g = grad + self.weight_decay * data if self.weight_decay else grad
-        m = self.m[i] = self.m[i] + (1 - beta1) * (g - self.m[i])  # PyTorch's lerp form
-        v = self.v[i] = beta2 * self.v[i] + (1 - beta2) * g * g
+        m, v = state
+        m = m + (1 - beta1) * (g - m)  # PyTorch's lerp form
+        v = beta2 * v + (1 - beta2) * g * g
         bias_correction1 = 1 - beta1**self.steps
         bias_correction2 = 1 - beta2**self.steps
-        denom = math.sqrt(v) / math.sqrt(bias_correction2) + self.eps
-        return (self.lr / bias_correction1) * (m / denom)
+        denom = sqrt(v) / math.sqrt(bias_correction2) + self.eps
+        return (self.lr / bias_correction1) * (m / denom), (m, v)

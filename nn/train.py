@@ -242,8 +242,12 @@ def fit(
     finished step; an unfinished epoch is not recorded.
 
     ``compile=True`` replays each step with NumPy (``nn.compiled.CompiledSteps``): the same
-    batches and updates, the same losses to rounding, much faster; the parameters' ``.data``
-    are brought up to date at the end of every epoch and when ``fit`` returns.
+    batches and updates, the same losses to rounding, much faster. The samples must be numbers
+    of one shape, and the model's graph must not depend on their values: it is traced again on
+    16 samples in the first two steps and on one every 1000 steps, and a ``CompileError`` stops
+    training if it differs. Meanwhile the weights live in one array: the parameters' ``.data``
+    and ``.grad`` (and the optimizer's state) are brought up to date when ``fit`` returns, when
+    it is interrupted, and before each validation or live-view update.
 
     >>> import random, nn
     >>> from nn import optim
@@ -283,20 +287,21 @@ def fit(
     view = _live_view(model, X, y, loss_fn, epochs, validation, live) if live and in_notebook() else None
     bar = _progress(epochs, progress or bool(live)) if view is None else None
     order = list(range(len(X)))
-    steps = CompiledSteps(model, loss_fn, optimizer) if compile else None
+    steps = CompiledSteps(model, loss_fn, optimizer, X, y) if compile else None
     interrupt = _HeldInterrupt()
     try:
         for _ in range(epochs):
-            before = [p.data for p in params]
+            before = steps.theta.copy() if steps is not None else [p.data for p in params]
             rng.shuffle(order)
             total, outputs_seen, targets_seen = 0.0, [], []
             for start in range(0, len(order), size):
                 batch = order[start : start + size]
-                targets = [y[i] for i in batch]
                 if steps is not None:
                     with interrupt.held():  # all weights move, or none
-                        loss_value, numbers = steps.step([X[i] for i in batch], targets)
+                        loss_value, rows = steps.step(batch)
+                    outputs_seen.append(rows)
                 else:
+                    targets = [y[i] for i in batch]
                     with gc_paused():  # a step's graph holds no cycles: no collector scans while it lives
                         outputs = [model(X[i]) for i in batch]
                         loss = loss_fn(outputs, targets)
@@ -304,14 +309,18 @@ def fit(
                         loss.backward()
                         with interrupt.held():  # all weights move, or none
                             optimizer.step()
-                    loss_value, numbers = loss.data, [_numbers(o) for o in outputs]
+                    loss_value = loss.data
+                    outputs_seen += [_numbers(o) for o in outputs]
+                    targets_seen += targets
                 total += loss_value * len(batch)
-                outputs_seen += numbers
-                targets_seen += targets
             if steps is not None:
-                steps.sync()  # the epoch's end is seen (history, validation, live view): .data up to date
-            record = Epoch(total / len(order), accuracy(loss_fn, outputs_seen, targets_seen),
-                           max(abs(p.data - b) for p, b in zip(params, before)),
+                if validation is not None or view is not None:
+                    steps.sync()  # they run the model: its .data must be up to date
+                right, change = steps.accuracy(outputs_seen, order), steps.max_change(before)
+            else:
+                right = accuracy(loss_fn, outputs_seen, targets_seen)
+                change = max(abs(p.data - b) for p, b in zip(params, before))
+            record = Epoch(total / len(order), right, change,
                            *(evaluate(model, loss_fn, *validation) if validation is not None else ()))
             history.records.append(record)  # one append: the per-epoch lists always agree
             if bar is not None:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import autograd
 import nn
 from autograd import CompileError, Parameter, Value, detect_anomaly, no_grad
+from autograd.engine import record
 from autograd.ops import TABLE
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # compile mode prints no NumPy warnings
@@ -81,6 +82,7 @@ CASES = {
     "dot": (2, lambda a, b: autograd.dot([a, b], [b, 2.0], bias=a)),
     "pick": (2, lambda a, b: autograd.pick([a, b, a], 2) * autograd.pick([a, b], 1)),
     "detached_max": (2, lambda a, b: autograd.detached_max([a, b, a]) * a),
+    "bce": (2, lambda p, y: record(TABLE["bce"], p, y)),  # BCELoss's term: probability, target
 }
 EXPONENTS = [2.0, 3.0, -1.0, -2.0, 0.5, -0.5, 0.0, 1.0, 1.5, -3.0, 1e308, INF, NAN]  # pow_const's cases
 
@@ -419,96 +421,3 @@ def test_without_numpy_the_engine_imports_and_compile_says_how_to_install_it():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install numpy" in out and "chainrule[compile]" in out
-
-
-# --- fit(compile=True) -----------------------------------------------------------------------
-
-def _fit_both(make, loss_fn, optimizer, **options):
-    """fit eagerly and compiled from the same initial weights; the two histories and models."""
-    runs = []
-    for compiled in (False, True):
-        model, X, y = make()
-        history = nn.fit(model, X, y, loss_fn, optimizer(model.parameters()), progress=False, compile=compiled,
-                         **options)
-        runs.append((history, model))
-    return runs
-
-
-def _moons():
-    X, y = nn.data.moons(n=60, noise=0.1, seed=2)
-    random.seed(5)
-    return nn.MLP(2, [8, 8, 1]), X, [2 * t - 1 for t in y]
-
-
-def _xor():
-    X, y = nn.data.xor(n=40, seed=1)
-    random.seed(6)
-    return nn.MLP(2, [6, 1], activation="tanh"), X, y
-
-
-@pytest.mark.parametrize("case", ["moons-hinge-sgd-momentum", "xor-mse-adam"])
-def test_fit_compiled_gives_eagers_history_and_weights(case):
-    if case.startswith("moons"):
-        runs = _fit_both(_moons, nn.HingeLoss(), lambda ps: nn.optim.SGD(ps, lr=0.05, momentum=0.9),
-                         epochs=20, batch_size=16)
-    else:
-        runs = _fit_both(_xor, nn.MSELoss(), lambda ps: nn.optim.Adam(ps, lr=0.02), epochs=20, batch_size=8)
-    (eager_history, eager_model), (history, model) = runs
-    assert history.stopped == eager_history.stopped == "epochs"
-    for a, b in zip(history.loss, eager_history.loss):
-        assert abs(a - b) <= 1e-9 * abs(b)
-    assert history.accuracy == eager_history.accuracy or case.startswith("xor")  # MSE has no accuracy: both None
-    for p, q in zip(model.parameters(), eager_model.parameters()):  # .data synced when fit returned
-        assert abs(p.data - q.data) <= 1e-9 * max(1.0, abs(q.data))
-        assert abs(p.grad - q.grad) <= 1e-9 * max(1.0, abs(q.grad))
-    assert history.loss[-1] < history.loss[0]
-
-
-class _InterruptAt(nn.optim.SGD):
-    """SGD that is interrupted (as by Ctrl-C) when step ``at`` begins."""
-
-    def __init__(self, params, at):
-        super().__init__(params, lr=0.05)
-        self.at = at
-
-    def update(self, i, data, grad):
-        if self.steps == self.at and i == 0:
-            raise KeyboardInterrupt
-        return super().update(i, data, grad)
-
-
-def test_fit_compiled_interrupted_leaves_the_weights_of_the_last_finished_step():
-    (eager_history, eager_model), (history, model) = _fit_both(
-        _moons, nn.HingeLoss(), lambda ps: _InterruptAt(ps, at=7), epochs=5, batch_size=16)
-    assert history.stopped == eager_history.stopped == "interrupted"
-    for p, q in zip(model.parameters(), eager_model.parameters()):
-        assert abs(p.data - q.data) <= 1e-9 * max(1.0, abs(q.data)) and p.grad == q.grad == 0.0
-
-
-def test_fit_compiled_with_a_data_dependent_model_raises_a_clear_error():
-    class Branchy(nn.Module):
-        def __init__(self):
-            self.w = Parameter(0.5)
-
-        def forward(self, x):
-            return self.w * x[0] if x[0].data > 0 else self.w * x[1]
-
-    X, y = [[1.0, 2.0], [-1.0, 3.0], [2.0, 1.0], [-2.0, 0.5]], [1, 1, 1, 1]
-    model = Branchy()
-    with pytest.raises(CompileError, match="depends on the data"):
-        nn.fit(model, X, y, nn.HingeLoss(), nn.optim.SGD(model.parameters(), lr=0.1), epochs=3, progress=False,
-               compile=True)
-
-
-@pytest.mark.parametrize("loss", ["hinge", "mse"])
-def test_chainrule_train_compile_prints_the_same_results_as_eager(loss, capsys):
-    from chainrule_cli.main import main
-
-    lines = []
-    for extra in ([], ["--compile"]):
-        code = main(["train", "--data", "xor", "--loss", loss, "--epochs", "5", "--samples", "60", "--no-progress",
-                     *extra])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        lines.append([line for line in out.splitlines() if line.startswith("final loss")])
-    assert lines[0] == lines[1] and lines[0]

@@ -14,6 +14,7 @@ from conftest import same
 
 import autograd
 from autograd import Value, detect_anomaly, grad, gradcheck, no_grad, scope
+from autograd.engine import record
 from autograd.ops import TABLE
 
 mpmath.mp.dps = 50
@@ -229,6 +230,8 @@ SECOND = {  # key: (function on Values, the same in mpmath, a point)
     # a log-sum-exp shifted by the detached max has the true second derivatives (the shift cancels)
     "detached_max": (lambda a, b: ((a - (m := autograd.detached_max([a, b]))).exp() + (b - m).exp()).log() + m,
                      lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)), (0.6, -0.2)),
+    "bce": (lambda p, y: record(TABLE["bce"], p, y), lambda p, y: (y - 1) * mpmath.log1p(-p) - y * mpmath.log(p),
+            (0.3, 0.6)),  # BCELoss's term (probability, target), where no clamp acts
 }
 
 

@@ -10,6 +10,7 @@ import mpmath
 import pytest
 from conftest import needs_torch, torch
 
+import autograd
 import nn
 from autograd import Value, grad
 
@@ -172,3 +173,55 @@ def test_losses_take_a_single_value_per_sample():
 def test_mse_half_takes_only_a_bool(half):
     with pytest.raises(TypeError, match="half must be True or False"):
         nn.MSELoss(half=half)
+
+
+# --- binary cross-entropy as one table operation: the same structure whatever the numbers ----
+
+BCE_EDGES = [(0.0, 1.0), (0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (1e-13, 1.0), (1e-13, 0.0), (1 - 1e-16, 1.0),
+             (1 - 1e-16, 0.0), (0.3, 1.0), (0.3, 0.0), (0.6, 0.25), (1e-300, 0.5)]
+
+
+def _hand_bce(p: float, y: float) -> tuple[float, float, float]:
+    """PyTorch's binary_cross_entropy, written out by hand from its definition: the value
+    (y − 1)·max(log(1 − p), −100) − y·max(log p, −100) with mpmath's logs, d/dp
+    (p − y) / max(p(1 − p), ε) and d/dy −logit(p) = log(1 − p) − log p (not clamped)."""
+    P, Y = mpmath.mpf(p), mpmath.mpf(y)
+    def log(x):
+        return max(mpmath.log(x), -100) if x > 0 else mpmath.mpf(-100)
+    value = (Y - 1) * log(1 - P) - Y * log(P)
+    dp = (P - Y) / max(P * (1 - P), mpmath.mpf(EPS32))
+    dy = mpmath.log(1 - P) - mpmath.log(P) if 0 < p < 1 else (math.inf if p == 0 else -math.inf)
+    return float(value), float(dp), float(dy)
+
+
+@pytest.mark.parametrize("p, y", BCE_EDGES)
+def test_bce_term_is_one_node_whose_value_and_gradients_are_pytorchs_formulas(p, y):
+    pv, yv = Value(p), Value(y)
+    loss = nn.BCELoss()([pv], [yv])  # a target that is a Value: differentiated too, as in PyTorch
+    dp, dy = grad(loss, [pv, yv])
+    value, want_dp, want_dy = _hand_bce(p, y)
+    assert math.isclose(loss.data, value, rel_tol=1e-15, abs_tol=1e-300), (loss.data, value)
+    assert math.isclose(dp, want_dp, rel_tol=1e-15), (dp, want_dp)
+    assert dy == want_dy or math.isclose(dy, want_dy, rel_tol=1e-12), (dy, want_dy)
+    assert [v.op for v in autograd.topological_order(loss) if v.op] == ["bce", "sum", "*"]  # no branch on p
+
+
+@needs_torch
+@pytest.mark.parametrize("p, y", BCE_EDGES)
+def test_bce_term_matches_pytorch_float64_exactly(p, y):
+    pv, yv = Value(p), Value(y)
+    loss = nn.BCELoss()([pv], [yv])
+    dp, dy = grad(loss, [pv, yv])
+    tp, ty = torch.tensor([p], requires_grad=True), torch.tensor([y], requires_grad=True)
+    tl = torch.nn.functional.binary_cross_entropy(tp, ty)
+    tl.backward()
+    assert loss.data == tl.item() and dp == tp.grad.item(), (loss.data, tl.item(), dp, tp.grad.item())
+    assert dy == ty.grad.item() or math.isclose(dy, ty.grad.item(), rel_tol=1e-15)  # its log may differ by an ulp
+
+
+def test_bce_gradient_can_be_differentiated_again():
+    p, y = Value(0.3), Value(1.0)
+    (dp,) = grad(nn.BCELoss()([p], [y]), [p], create_graph=True)
+    (d2p,) = grad(dp, [p])
+    q = 0.3 * 0.7  # d/dp (p − y)/q = (q − (p − y)(1 − 2p)) / q², by hand
+    assert math.isclose(d2p, (q - (0.3 - 1.0) * (1 - 0.6)) / q**2, rel_tol=1e-14)

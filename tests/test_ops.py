@@ -18,6 +18,7 @@ from conftest import central_difference, needs_torch, same, torch
 
 import autograd
 from autograd import Value, no_grad
+from autograd.engine import record
 from autograd.ops import TABLE
 
 mpmath.mp.dps = 40
@@ -73,6 +74,11 @@ CASES = [
          lambda w1, w2, x1, x2, b: mp(w1) * mp(x1) + mp(w2) * mp(x2) + mp(b),
          [(0.5, -1.5, 2.0, 3.0, 0.25), (-0.3, 0.8, -1.1, 0.4, -2.0)], [(0.0, 1e200, 1.0, 1e200, 0.0)],
          torch_fn=lambda w1, w2, x1, x2, b: torch.dot(torch.stack([w1, w2]), torch.stack([x1, x2])) + b, op="dot"),
+    # BCELoss's term: probability p, target y; the logs are clamped at -100 only at the edges
+    Case("bce", lambda p, y: record(TABLE["bce"], p, y), lambda p, y: (mp(y) - 1) * mpmath.log1p(-mp(p)) - mp(y) * mpmath.log(p),
+         [(0.3, 1.0), (0.6, 0.25), (0.05, 0.0), (0.999, 0.7)], [(0.0, 1.0), (0.0, 0.0), (1.0, 0.0), (1.0, 1.0),
+                                                             (1e-13, 0.3), (1 - 1e-16, 1.0), (1e-300, 0.5)],
+         torch_fn=lambda p, y: torch.nn.functional.binary_cross_entropy(p, y), op="bce"),
 ]
 CASES += [
     # the middle operand, picked by a constant index: the gradient goes to it alone

@@ -74,11 +74,14 @@ class _CtrlCInStep(optim.SGD):
     def __init__(self, params, lr, at):
         super().__init__(params, lr)
         self.at = at
+        self.updated = 0  # parameters updated so far in step ``at``
 
-    def update(self, i, data, grad):
-        if self.steps == self.at and i == len(self.params) // 2:
-            signal.raise_signal(signal.SIGINT)  # Python runs the handler at the next instruction
-        return super().update(i, data, grad)
+    def rule(self, sqrt, data, grad, state):
+        if self.steps == self.at:
+            self.updated += 1
+            if self.updated == len(self.params) // 2:
+                signal.raise_signal(signal.SIGINT)  # Python runs the handler at the next instruction
+        return super().rule(sqrt, data, grad, state)
 
 
 @pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
