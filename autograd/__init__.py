@@ -24,6 +24,7 @@ from .engine import (
     Step,
     Value,
     backward_steps,
+    binary_cross_entropy,
     constant,
     detached_max,
     dot,
@@ -39,7 +40,7 @@ from .engine import (
 from .modes import Scope, current_scope, detect_anomaly, enable_grad, gc_paused, is_grad_enabled, no_grad, scope
 
 __all__ = [
-    "Value", "Parameter", "constant", "dot", "pick", "detached_max", "dot_unchecked", "grad", "backward_steps", "Step",
+    "Value", "Parameter", "constant", "dot", "pick", "detached_max", "binary_cross_entropy", "dot_unchecked", "grad", "backward_steps", "Step",
     "topological_order", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "scope", "Scope", "current_scope", "gc_paused", "gradcheck", "GradcheckError",
     "draw", "draw_steps", "save_steps", "explore", "GraphTooLarge", "GraphvizMissing", "CompileError",

@@ -349,6 +349,21 @@ def detached_max(values: Sequence[Any]) -> Value:
     return record(ops.DETACHED_MAX, *_values(values, "detached_max", 1))
 
 
+def binary_cross_entropy(p: Any, target: Any) -> Value:
+    """One node equal to ``-[t·log p + (1 - t)·log(1 - p)]`` as PyTorch computes it: each log
+    clamped at -100 (so p = 0 or 1 gives a finite loss) and the gradient ``(p - t) /
+    max(p·(1 - p), 1e-12)``, finite where 1/p is not. ``nn.BCELoss`` is its mean.
+
+    >>> from autograd import Value, binary_cross_entropy
+    >>> p = Value(0.8)
+    >>> y = binary_cross_entropy(p, 1.0)
+    >>> y.backward()
+    >>> round(y.data, 6), round(p.grad, 6)          # -log 0.8, -1/0.8
+    (0.223144, -1.25)
+    """
+    return record(ops.BCE, constant(p, "binary_cross_entropy"), constant(target, "binary_cross_entropy"))
+
+
 # --- backward: the chain rule ---------------------------------------------------------------
 
 def topological_order(root: Value) -> list[Value]:

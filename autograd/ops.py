@@ -275,7 +275,7 @@ TABLE: dict[str, Op] = {op.key: op for op in [
 ADD, SUB, MUL, DIV, POW, POW_CONST = (TABLE[k] for k in ("add", "sub", "mul", "div", "pow", "pow_const"))
 NEG, ABS, EXP, LOG, LOG1P, SQRT = (TABLE[k] for k in ("neg", "abs", "exp", "log", "log1p", "sqrt"))
 TANH, SIGMOID, RELU, SUM, DOT = (TABLE[k] for k in ("tanh", "sigmoid", "relu", "sum", "dot"))
-PICK, DETACHED_MAX = TABLE["pick"], TABLE["detached_max"]
+PICK, DETACHED_MAX, BCE = TABLE["pick"], TABLE["detached_max"], TABLE["bce"]
 
 # Leaves are marked with pseudo-operations (``.op`` is "" for all three): a Value the user
 # made, a constant the engine made from a plain-number operand, a parameter a model learns.

@@ -15,8 +15,6 @@ from typing import Any
 
 import autograd
 from autograd import Value, scope
-from autograd.engine import record
-from autograd.ops import TABLE
 
 
 def _rows(outputs: Any, who: str) -> list[list[Value]]:
@@ -139,7 +137,7 @@ class BCELoss(Loss):
     As PyTorch's ``binary_cross_entropy``, to the last bit: a probability outside [0, 1] (or
     nan) is an error, each log is clamped at −100 (so p = 0 or 1 gives a finite loss), and the
     gradient is (p − y) / max(p·(1 − p), ε) with PyTorch's ε (1e-12 as a float32), finite where
-    1/p is not. Each sample's term is one node, ``bce`` (a table operation), so the graph has
+    1/p is not. Each sample's term is one node, ``autograd.binary_cross_entropy``, so the graph has
     the same structure whatever the probabilities: compiled training can replay it.
 
     >>> from autograd import Value
@@ -152,7 +150,7 @@ class BCELoss(Loss):
         pairs = _pairs(self, outputs, targets)
         for i, p, _ in pairs:
             self.check_output(i, p.data)
-        return autograd.sum([record(BCE, p, autograd.constant(t)) for _, p, t in pairs]) * (1.0 / len(pairs))
+        return autograd.sum([autograd.binary_cross_entropy(p, t) for _, p, t in pairs]) * (1.0 / len(pairs))
 
     def target_numbers(self, i: int, target: Any, width: int) -> list[float]:
         row = super().target_numbers(i, target, width)
@@ -174,9 +172,6 @@ class BCELoss(Loss):
 
     def count_correct(self, outputs: Any, targets: Any) -> int:
         return int(((outputs[:, 0] > 0.5) == (targets[:, 0] > 0.5)).sum())
-
-
-BCE = TABLE["bce"]  # PyTorch's binary_cross_entropy of one probability and its target, one node
 
 
 class CrossEntropyLoss(Loss):
