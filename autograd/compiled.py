@@ -11,15 +11,18 @@ NumPy on new numbers, forward and backward, without building any Value:
   ``ARRAYS`` namespace below, as eager mode runs them on floats: no derivative is written twice;
 * with ``batch=True`` the function describes ONE sample; the program is replayed over a whole
   batch at once (every node holds a vector over the samples) and the loss is the mean over the
-  samples; ``dot`` nodes whose weights are parameters and whose inputs are one shared list
-  become matrix products.
+  samples; ``dot`` nodes whose weights are parameters and whose inputs are shared lists
+  become matrix products;
+* every gradient receives its contributions in eager's order (see "Eager's order" below): a
+  whole-graph replay adds up gradients as eager does, overflow and cancellation included (bit
+  for bit where NumPy's functions round as Python's do); with a batch axis, the sums over the
+  samples and the matrix products add in NumPy's order.
 
 NumPy is imported when ``compile`` is first called, so the engine itself never needs it.
 """
 
 from __future__ import annotations
 
-import builtins
 import operator
 import random
 from collections.abc import Callable, Sequence
@@ -57,7 +60,8 @@ def _numpy() -> Any:
 
 class Masked(NamedTuple):
     """A local derivative that is 0 where ``mask`` holds *whatever the gradient is*
-    (``ops.MASKED_ZERO`` on arrays): the backward pass uses ``where(mask, 0, values * g)``."""
+    (``ops.MASKED_ZERO`` on arrays) and ``values`` (maybe one number) elsewhere: the backward
+    pass uses ``where(mask, 0, values * g)``."""
 
     mask: Any
     values: Any
@@ -118,13 +122,26 @@ class Arrays:
 
     @staticmethod
     def sum(*xs: Any) -> Any:
-        return np.add.reduce(np.asarray(xs), axis=0, initial=0.0)  # 0.0 + ..., maybe in another order
+        return Arrays.sum_of_rows(np.stack(xs))
 
     @staticmethod
     def dot(*operands: Any) -> Any:
-        n = len(operands) // 2
-        total = builtins.sum(map(operator.mul, operands[:n], operands[n : 2 * n]))  # ops.dot's order
-        return total + operands[-1] if len(operands) % 2 else total
+        return Arrays.dot_of_rows(np.stack(operands))
+
+    # A sum or dot group reads its operands as one (operands, nodes[, samples]) array: these take
+    # it as it is (splitting a sum of 300 operands into rows and stacking them again costs more
+    # than the sum). They add left to right, as ops.FLOATS does (a cumulative sum is sequential;
+    # a reduction may pair the terms otherwise), then + 0.0: eager starts from 0.0, so a sum of
+    # -0.0s is 0.0.
+    @staticmethod
+    def sum_of_rows(rows: Any) -> Any:
+        return np.cumsum(rows, axis=0)[-1] + 0.0 if len(rows) else np.zeros(rows.shape[1:])
+
+    @staticmethod
+    def dot_of_rows(rows: Any) -> Any:
+        n = len(rows) // 2
+        total = Arrays.sum_of_rows(rows[:n] * rows[n : 2 * n])
+        return total + rows[-1] if len(rows) % 2 else total
 
     @staticmethod
     def pick(*operands: Any) -> Any:
@@ -148,7 +165,7 @@ class Arrays:
     @staticmethod
     def step(y: Any) -> Masked:
         mask = y <= 0  # ops.step: a masked zero where relu is off, 1 elsewhere (nan included)
-        return Masked(mask, np.where(mask, 0.0, 1.0))
+        return Masked(mask, 1.0)
 
     @staticmethod
     def number(x: Any) -> Any:
@@ -157,7 +174,7 @@ class Arrays:
     @staticmethod
     def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
         if value is ops.MASKED_ZERO:
-            return Masked(condition, np.where(condition, 0.0, rule()))
+            return Masked(condition, rule())
         return np.where(condition, value, rule())
 
 
@@ -169,18 +186,346 @@ ARRAYS = Arrays()
 
 
 # --- the program ---------------------------------------------------------------------------
+#
+# Slots: every node of the traced graph has a number, its row in the program's arrays of values
+# and gradients (one column per sample with a batch axis). Slots 0..P-1 hold the parameters,
+# then the inputs, then the other leaves (constants, Values captured from outside the
+# function), then the computed nodes, group by group (each group's nodes in consecutive slots,
+# so that a group's results are a slice of the arrays), the groups in level order: a node comes
+# after its operands.
+#
+# Eager's order. Floating-point addition is not associative: eager adds the contributions into
+# each gradient in one fixed order (nodes in reverse topological order, each node's operands in
+# order), and a replay that adds them otherwise can round otherwise, or overflow where eager
+# cancels (-w/w at a tiny w sends w +1/w and -1/w). The program keeps eager's order: within a
+# group, contributions to one slot are added in *rounds* (the first one of each slot, then the
+# second one, ...; many rounds over the same slots in one cumulative sum), from the group's last
+# node back; a slot whose contributions come from several groups in an order that differs from
+# eager's (the groups run level by level) has them set aside in the *late* array, in eager's
+# order, and added up just before its own group runs backward. The matrix products of batch
+# mode are the exception: BLAS sums in its own order (tests allow for it: within 1e-12 of the
+# largest contribution).
 
-class Group(NamedTuple):
-    """Nodes of one level that apply the same table entry to the same number of operands."""
+class Round(NamedTuple):
+    """``grads[slots] += values[positions]`` (``=`` with ``assign``: the slots' first gradient).
+    A *stacked* round is several rounds over the same slots in one: ``positions`` is (rounds,
+    slots), added one row after the other by a cumulative sum."""
 
-    op: ops.Op
-    out: slice  # the slots of the nodes
-    operands: Any  # (k, arity) slots of their operands
-    gather: Any  # how to read them, arity-major: a slice when they are consecutive slots, else operands.T
-    exponent: float | None  # for x ** c: the constant c, shared by the group
-    matmul: tuple[Any, ...] | None  # batch mode: weight slots (k, n), input slots (n,), bias slots (k,) or None, distinct
-    distinct: bool  # no slot appears twice among the operands: gradients add with a plain +=
-    cache: dict[Any, Any]  # the local derivatives, when the rule gives numbers that do not depend on the operands
+    slots: Any
+    positions: Any
+    assign: bool
+    stacked: bool = False
+
+
+def _index(slots: Any) -> Any:
+    """``slots`` (a 1-D array) as a slice when they are consecutive and ascending (indexing
+    with it gives a view, no copy), else as they are."""
+    if not slots.size:
+        return slice(0, 0)
+    first, last = int(slots[0]), int(slots[-1])
+    if last - first == slots.size - 1 and (slots.size == 1 or bool((np.diff(slots) == 1).all())):
+        return slice(first, last + 1)
+    return slots
+
+
+def _rounds(slots: Any, positions: Any) -> list[Round]:
+    """``grads[slots] += values[positions]`` split into rounds in which no slot repeats (so that
+    ``+=`` adds every value), each slot's values added in the order given. Within a round the
+    pairs are sorted by position, so that reads and writes are slices where they can be."""
+    if not slots.size:
+        return []
+    order = np.argsort(slots, kind="stable")
+    rank = np.empty(slots.size, dtype=np.intp)
+    rank[order] = _ranks(slots[order])  # how many values of its slot come before this one
+    by_round = np.lexsort((slots, rank))
+    bounds = np.searchsorted(rank[by_round], np.arange(int(rank.max()) + 2)).tolist()
+    return _make_rounds([(slots[by_round[a:b]], positions[by_round[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def _make_rounds(parts: list[tuple[Any, Any]]) -> list[Round]:
+    """Rounds from each round's (slots, positions), sorted by slot. Consecutive rounds over the
+    same slots are stacked (a layer's inputs get one contribution from each of its neurons):
+    a cumulative sum over them adds each slot's values one after the other, as the rounds
+    would, in one NumPy call. A round alone is sorted by position (slices where it can)."""
+    rounds = []
+    i = 0
+    while i < len(parts):
+        slots, positions = parts[i]
+        j = i + 1
+        while j < len(parts) and np.array_equal(parts[j][0], slots):
+            j += 1
+        if j - i == 2:
+            j = i + 1  # two rounds cost less as two adds (over slices, often)
+        if j - i > 1:
+            rounds.append(Round(_index(slots), np.stack([p for _, p in parts[i:j]]), False, True))
+        else:
+            by = np.argsort(positions, kind="stable")
+            rounds.append(Round(_index(slots[by]), _index(positions[by]), False))
+        i = j
+    return rounds
+
+
+def _ranks(keys: Any) -> Any:
+    """For keys sorted so that equal ones are next to each other: how many equal ones come
+    before each."""
+    if not keys.size:
+        return keys
+    first = np.r_[True, keys[1:] != keys[:-1]]
+    index = np.arange(keys.size)
+    return index - np.maximum.accumulate(np.where(first, index, 0))
+
+
+def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
+    for slots, positions, assign, stacked in rounds:
+        if stacked:
+            terms = values[positions]  # (rounds, slots[, samples])
+            if not assign:
+                terms = np.concatenate((target[slots][None], terms))
+            target[slots] = np.cumsum(terms, axis=0)[-1]
+        elif assign:
+            target[slots] = values[positions]
+        else:
+            target[slots] += values[positions]
+
+
+def _times(local: Any, upstream: Any, out: Any) -> None:
+    """``out = local × upstream``, where a masked zero stays 0 even times inf or nan."""
+    if local is ops.MASKED_ZERO:
+        out[...] = 0.0
+    elif isinstance(local, Masked):
+        np.multiply(local.values, upstream, out=out)
+        mask = local.mask
+        if type(mask) is np.ndarray and mask.shape == out.shape:
+            np.putmask(out, mask, 0.0)  # (faster than copyto(..., where=))
+        else:
+            np.copyto(out, 0.0, where=mask)
+    else:
+        np.multiply(local, upstream, out=out)
+
+
+class Group:
+    """Nodes of one level that apply the same table entry to the same number of operands: one
+    NumPy operation over all of them, forward and backward. What does not depend on the numbers
+    (where the operands are read, which gradients are needed, where and in which order the
+    contributions go) is planned once, when the program is built."""
+
+    def __init__(self, op: ops.Op, out: slice, operands: Any, exponent: float | None, positions: Any):
+        self.op = op
+        self.out = out  # the nodes' slots
+        self.operands = operands  # (nodes, arity) slots of their operands
+        self.exponent = exponent  # for x ** c: the constant c, shared by the group
+        self.positions = positions  # the nodes' places in the trace (eager goes backward through them)
+        self.shape = operands.shape[::-1]
+        # a sum or dot reads its operands in one read, arity-major (operands, nodes[, samples]);
+        # other operations one read per operand (a slice, no copy, when the slots are consecutive)
+        self.stacked = op is ops.SUM or op is ops.DOT
+        self.read = _index(operands.T.reshape(-1)) if self.stacked else [_index(column) for column in operands.T]
+        # set by Program._plan_backward:
+        self.columns: list[int] = []  # the operands whose gradients are needed
+        self.locals: list[tuple[str, Any, Any]] | None = None  # see _plan_locals
+        self.rounds: list[Round] = []  # contributions -> gradients
+        self.late: tuple[Any, Any] | None = None  # contributions -> the late array
+        self.finish: list[Round] = []  # the late array -> this group's own gradients
+        self.direct: slice | None = None  # see Program._plan_writes
+
+    def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
+        if self.stacked:
+            rows = vals[self.read].reshape(self.shape + vals.shape[1:])
+            out = ARRAYS.sum_of_rows(rows) if self.op is ops.SUM else ARRAYS.dot_of_rows(rows)
+        else:
+            rows = [vals[read] for read in self.read]
+            if self.exponent is not None:
+                rows[1] = self.exponent  # x ** c: the rules see the number c, as on floats
+            out = self.op.forward(ARRAYS, *rows)
+        vals[self.out] = out
+        return rows, out
+
+    def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
+        if self.finish:
+            _add_rounds(grads, self.finish, late)
+        if not self.columns:
+            return
+        rows, out = saved
+        upstream = grads[self.out]
+        if self.direct is not None:  # computed in place: the first (and only) gradients of these slots
+            contributions = grads[self.direct][None]
+        else:
+            contributions = np.empty((len(self.columns),) + upstream.shape)
+        if self.locals is None:  # run the table's rule on the arrays
+            locals_ = self.op.derivative(ARRAYS, out, *rows)
+            for i, j in enumerate(self.columns):
+                _times(locals_[j], upstream, contributions[i])
+        else:
+            for what, into, source in self.locals:
+                if what == "numbers":
+                    np.multiply(source.reshape((-1,) + (1,) * upstream.ndim), upstream, out=contributions[into])
+                elif what == "operands":
+                    np.multiply(rows[source], upstream, out=contributions[into])
+                elif what == "zeros":
+                    contributions[into] = 0.0
+                else:  # the result
+                    np.multiply(out, upstream, out=contributions[into])
+        if self.direct is not None:
+            return
+        flat = contributions.reshape((-1,) + upstream.shape[1:])  # column-major: position i * nodes + row
+        if self.late is not None:
+            positions, at = self.late
+            late[at] = flat[positions]
+        _add_rounds(grads, self.rounds, flat)
+
+    def plan_locals(self, known: dict[Any, Any]) -> None:
+        """Run the table's rule once on stand-in arrays: where it gives a number (``+ - sum``),
+        an operand (``mul``, ``dot``) or the result (``exp``) as it is, a replay can multiply that
+        directly, without running the rule. ``self.locals`` lists runs of needed columns as
+        ``(kind, columns, source)``; None when the rule must run at each replay. ``known``
+        keeps the plans already made, for groups alike (a layer's neurons at every position)."""
+        arity = self.shape[0]
+        key = (self.op, arity, self.exponent, tuple(self.columns))
+        if key in known:
+            self.locals = known[key]
+            return
+        self._plan_locals(arity)
+        known[key] = self.locals
+
+    def _plan_locals(self, arity: int) -> None:
+        stand_ins: list[Any] = [np.ones(1) for _ in range(arity)]
+        if self.exponent is not None:
+            stand_ins[1] = self.exponent
+        out = np.ones(1)
+        with np.errstate(all="ignore"):
+            locals_ = self.op.derivative(ARRAYS, out, *stand_ins)
+        found: list[tuple[str, Any]] = []  # for each needed column: what its local derivative is
+        operand = {id(s): n for n, s in enumerate(stand_ins)}
+        for j in self.columns:
+            local = locals_[j]
+            if local is ops.MASKED_ZERO:  # 0 whatever the gradient (detached_max, pick's index)
+                found.append(("zeros", None))
+            elif type(local) is float:
+                found.append(("numbers", local))
+            elif local is out:
+                found.append(("result", None))
+            else:
+                source = operand.get(id(local))
+                if source is None or stand_ins[source] is not local:  # computed from the operands: the rule runs at each replay
+                    self.locals = None
+                    return
+                found.append(("operands", source))
+        runs: list[tuple[str, int, list[Any]]] = []  # (kind, first column, sources): one NumPy call each
+        for i, (what, source) in enumerate(found):
+            if runs and runs[-1][0] == what and (what != "operands" or self.stacked and runs[-1][2][-1] + 1 == source):
+                runs[-1][2].append(source)  # the next column, from the next operand: the same slice
+            else:
+                runs.append((what, i, [source]))
+        self.locals = []
+        for what, first, sources in runs:
+            into = slice(first, first + len(sources))
+            if what == "numbers":
+                self.locals.append((what, into, np.array(sources, dtype=float)))
+            elif what == "operands":  # rows[source]: a slice of the stacked operands, or one operand
+                self.locals.append((what, into, slice(sources[0], sources[-1] + 1) if self.stacked else sources[0]))
+            else:
+                self.locals.append((what, into, None))
+
+
+class Layer:
+    """With a batch axis: ``dot`` nodes whose weights (and bias) are parameters, each reading
+    one of a few shared lists of inputs (a layer of a network, applied to each sample). One
+    matrix product ``W @ X (+ b)`` computes them all: ``W`` holds the distinct weight rows (the
+    neurons), ``X`` the distinct input lists as columns, times the samples. (Not in whole
+    graphs: BLAS's fused multiply-adds can give a finite number where eager's overflow gives
+    inf; there the exact replay of each dot is kept.)
+
+    A layer of ``nn`` keeps each neuron's weights and bias side by side in the parameters: its
+    ``[W | b]`` is then a (neurons, n + 1) block of them, read as a view, and one product
+    ``[W | b] @ [X; 1]`` gives ``W @ X + b`` forward and both gradients backward
+    (``d[W | b] = g @ [X; 1]^T``: ``g x^T`` and the sum of ``g``, over samples and positions).
+    BLAS sums these products in its own order, not eager's (to rounding)."""
+
+    locals = None
+
+    def __init__(self, out: slice, weights: Any, inputs: Any, bias: Any, positions: Any, cells: Any):
+        self.out = out
+        self.positions = positions
+        self.weights, self.bias = weights, bias  # (neurons, n) and (neurons,) parameter indices, bias maybe None
+        one_list = inputs.shape[1] == 1 and np.array_equal(cells[:, 0], np.arange(out.start, out.stop))
+        # one input list: X is vals[inputs] and the results vals[out], views when they can be;
+        # else X gathers the (n, lists) input slots and the (neurons, lists) results scatter to ``cells``
+        self.inputs = _index(inputs[:, 0]) if one_list else inputs
+        self.cells = None if one_list else cells
+        self.x_shape = (inputs.shape[0],) if one_list else inputs.shape
+        self.distinct = _distinct(weights) and (bias is None or _distinct(bias))
+        self.distinct_inputs = _distinct(inputs)
+        k, n = weights.shape
+        self.n = n
+        start = int(weights[0, 0])
+        stride = n + (bias is not None)
+        self.block = None  # params[block] is [W | b] (or W without a bias), (neurons, stride)
+        if np.array_equal(weights, start + stride * np.arange(k)[:, None] + np.arange(n)) and (
+                bias is None or np.array_equal(bias, start + stride * np.arange(k) + n)):
+            self.block = slice(start, start + k * stride)
+        self.dx = False  # whether the inputs' gradients are needed (set by Program._plan_backward)
+        self.assign = False  # whether they are the first gradients those slots get (Program._plan_writes)
+        self.finish: list[Round] = []
+        self.views: dict[int, tuple[Any, Any]] = {}
+        self.ones: Any = None  # [X; 1] (with a bias): X is copied into its first n rows
+
+    def _block(self, params: Any) -> Any:
+        """``params[block]`` as a (neurons, stride) view, kept while ``params`` is the same array
+        (a training loop passes the same one every step)."""
+        cached = self.views.get(id(params))
+        if cached is not None and cached[0] is params:
+            return cached[1]
+        if len(self.views) > 4:
+            self.views.clear()
+        block = params[self.block].reshape(self.weights.shape[0], -1)
+        self.views[id(params)] = (params, block)
+        return block
+
+    def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
+        X = vals[self.inputs].reshape(self.n, -1)  # (n, lists[ × samples])
+        if self.block is None:  # parameters elsewhere: copies
+            W = params[self.weights]
+            Y = W @ X
+            if self.bias is not None:
+                Y += params[self.bias][:, None]
+        else:
+            W = self._block(params)
+            if self.bias is not None:
+                if self.ones is None or self.ones.shape[1] != X.shape[1]:
+                    self.ones = np.ones((self.n + 1, X.shape[1]))
+                self.ones[: self.n] = X
+                X = self.ones
+            if self.cells is None:
+                np.matmul(W, X, out=vals[self.out].reshape(len(W), -1))
+                return W, X
+            Y = W @ X
+        if self.cells is None:
+            vals[self.out] = Y.reshape(vals[self.out].shape)
+        else:
+            vals[self.cells] = Y.reshape(self.cells.shape + vals.shape[1:])
+        return W, X
+
+    def backward(self, saved: tuple[Any, Any], grads: Any, late: Any, param_grads: Any) -> None:
+        if self.finish:
+            _add_rounds(grads, self.finish, late)
+        W, X = saved
+        upstream = grads[self.out if self.cells is None else self.cells].reshape(len(W), -1)
+        if self.block is not None:
+            self._block(param_grads)[...] += upstream @ X.T
+            W = W[:, : self.n]
+        else:
+            add_at(param_grads, self.weights, upstream @ X.T, self.distinct)
+            if self.bias is not None:
+                add_at(param_grads, self.bias, upstream.sum(axis=1), self.distinct)
+        if not self.dx:
+            return
+        dx = (W.T @ upstream).reshape(self.x_shape + grads.shape[1:])  # d/dX = W^T g
+        if self.assign:
+            grads[self.inputs] = dx
+        elif self.cells is None and self.distinct_inputs:
+            grads[self.inputs] += dx
+        else:
+            np.add.at(grads, self.inputs, dx)
 
 
 class Trace(NamedTuple):
@@ -189,14 +534,66 @@ class Trace(NamedTuple):
     aux: Any  # None, or the Value or list of Values that fn returned beside its result
 
 
+class Graph(NamedTuple):
+    """A traced graph as lists, from one pass over its nodes in trace order: what a program is
+    planned from, and (``fingerprint``) the structure the guard compares."""
+
+    table: list[Any]  # each node's table entry (None for a leaf)
+    arity: Any  # (array) each node's number of operands
+    operands: Any  # (array) the positions in the trace of every node's operands, node after node
+    level: list[int]  # 0 for a leaf, else one more than its deepest operand's
+    position: dict[Value, int]
+    fingerprint: tuple[Any, ...]
+
+
+def parameter_kinds(params: Sequence[Value]) -> dict[Value, tuple[str, int]]:
+    return {v: ("p", i) for i, v in enumerate(params)}
+
+
+def read_graph(trace: Trace, params: dict[Value, tuple[str, int]]) -> Graph:
+    """Each node's operation and operands' positions, and which leaves are parameters
+    (``params``: see parameter_kinds), inputs or other leaves: two traces with equal
+    fingerprints, whose other leaves hold equal numbers, give the same program."""
+    inputs: dict[Value, tuple[str, int]] = {}
+    for i, v in enumerate(trace.inputs):
+        inputs.setdefault(v, ("x", i))
+    position: dict[Value, int] = {}
+    at = position.__getitem__
+    table: list[Any] = []
+    arity: list[int] = []
+    operands: list[int] = []
+    level: list[int] = []
+    leaves: list[Any] = []
+    for i, v in enumerate(trace.order):
+        position[v] = i
+        edges = v._edges
+        if edges:
+            n = len(edges) >> 1
+            mine = list(map(at, edges[:n]))
+            operands += mine
+            level.append(1 + max(map(level.__getitem__, mine)))
+            table.append(v._info.op)
+            arity.append(n)
+        else:
+            leaves.append(params.get(v) or inputs.get(v) or ("c", v.is_constant))
+            level.append(0)
+            table.append(None)
+            arity.append(0)
+    aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
+    arities = np.fromiter(arity, dtype=np.intp, count=len(arity))
+    positions = np.fromiter(operands, dtype=np.intp, count=len(operands))
+    fingerprint = (np.fromiter(map(id, table), dtype=np.int64, count=len(table)).tobytes(), arities.tobytes(),
+                   positions.tobytes(), tuple(leaves), tuple(position.get(v, -1) for v in aux))
+    return Graph(table, arities, positions, level, position, fingerprint)
+
+
 class Program:
-    """A traced graph as a list of groups over numbered slots: slots ``0..P-1`` hold the
-    parameters, then the inputs, then the other leaves (constants, Values captured from
-    outside the function), then the computed nodes, group by group (each group's nodes in
-    consecutive slots), the groups in level order: a node comes after its operands."""
+    """A traced graph as a list of groups over numbered slots (see above), replayed forward and
+    backward with NumPy."""
 
     def __init__(self, trace: Trace, params: list[Value], batch: bool):
         order, inputs = trace.order, trace.inputs
+        graph = read_graph(trace, parameter_kinds(params))
         slot: dict[Value, int] = {}
         for i, v in enumerate(params):
             slot[v] = i
@@ -205,161 +602,261 @@ class Program:
         leaves = other_leaves(order, slot)
         for v in leaves:
             slot[v] = len(slot)
-        for v in order:
-            if not v._edges and v.is_parameter and slot[v] >= len(params):
+        self.batch = batch
+        self.n_params = len(params)
+        self.n_inputs = len(inputs)
+        slot_of = np.full(len(order), -1, dtype=np.intp)  # each node's slot, by its position in the trace
+        for i in np.flatnonzero(graph.arity == 0).tolist():
+            v = order[i]
+            slot_of[i] = slot[v]
+            if v.is_parameter and slot[v] >= len(params):
                 raise CompileError(
                     f"the function uses a parameter ({v!r}) that is not among the {len(params)} "
                     "parameters passed to compile; pass all of them (e.g. model.parameters())"
                 )
-        self.batch = batch
-        self.groups = self._groups(order, slot, set(params))  # numbers the computed nodes, group by group
-        self.size = len(slot)
-        read = [g.operands.reshape(-1) if g.matmul is None else g.matmul[1] for g in self.groups]
-        read.append(np.array([slot[order[-1]]]))  # slots read in every sample's column (not only the first)
-        self.params_per_sample = bool((np.concatenate(read) < len(params)).any())
-        self.n_params = len(params)
-        self.n_inputs = len(inputs)
+        self.groups = self._groups(order, graph, slot_of, len(slot))  # numbers the computed nodes, group by group
+        self.size = self.groups[-1].out.stop if self.groups else len(slot)
+        self.root = int(slot_of[-1])
+        # with a batch axis, the parameters are copied into every sample's column only when
+        # something other than a matrix product's weights reads them
+        read = [g.operands.reshape(-1) if isinstance(g, Group) else np.arange(self.size)[g.inputs].reshape(-1)
+                for g in self.groups]
+        self.params_per_sample = not batch or bool((np.concatenate([*read, [self.root]]) < len(params)).any())
+        self.first_gradient = 0 if self.params_per_sample else len(params)  # the rows above hold no gradient
         self.leaves = leaves
         constants = [v for v in leaves if v.is_constant]
         self.constants = np.array([v.data for v in constants], dtype=float)
         self.captured = leaves[len(constants):]  # Values from outside fn: their numbers are read at each call
-        self.root = slot[order[-1]]
         aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
-        if any(v not in slot for v in aux):
+        if any(v not in graph.position for v in aux):
             raise CompileError("the values returned beside the result (aux) must be nodes of the result's graph")
-        self.aux = None if trace.aux is None else (isinstance(trace.aux, Value), np.array([slot[v] for v in aux], dtype=np.intp))
-        self.fingerprint = fingerprint(trace, params)
-        self.buffers: tuple[Any, Any] | None = None  # the node values and gradients of the last run
+        self.aux = None if trace.aux is None else (
+            isinstance(trace.aux, Value), slot_of[[graph.position[v] for v in aux]].astype(np.intp))
+        self.fingerprint = graph.fingerprint
+        self.n_late = 0
+        self.finish: list[Round] = []  # the late array -> the parameters' gradients
+        self.zero: list[slice] = []  # the gradients set to 0 before a backward pass (see _plan_writes)
+        self._plan_backward()
+        self.buffers: tuple[Any, Any, Any] | None = None  # values, gradients, late contributions
+        self.param_grads = np.zeros(len(params))  # what matrix products give the parameters (summed over samples)
 
-    def _groups(self, order: list[Value], slot: dict[Value, int], params: set[Value]) -> list[Group]:
-        level: dict[Value, int] = {}
-        buckets: dict[tuple[Any, ...], list[Value]] = {}
-        for v in order:
-            edges = v._edges
-            if not edges:
-                level[v] = 0
-                continue
-            operands = edges[: len(edges) // 2]
-            level[v] = lv = 1 + max(level[c] for c in operands)
-            op = v._info.op
-            exponent = operands[1].data if op is ops.POW_CONST else None
-            key = (lv, id(op), len(operands), exponent if exponent is None or exponent == exponent else "nan")
-            buckets.setdefault(key, []).append(v)
-        groups = []
-        for (_, _, arity, _), nodes in sorted(buckets.items(), key=lambda item: item[0][:3]):
-            op = nodes[0]._info.op
-            operands = np.array([[slot[c] for c in v._edges[:arity]] for v in nodes], dtype=np.intp).reshape(len(nodes), arity)
-            out = slice(len(slot), len(slot) + len(nodes))  # a group's nodes get consecutive slots: a slice, no copy
-            for v in nodes:
-                slot[v] = len(slot)
-            exponent = nodes[0]._edges[1].data if op is ops.POW_CONST else None
-            matmul = self._matmul(nodes, arity, slot, params) if self.batch and op is ops.DOT else None
-            groups.append(Group(op, out, operands, _gather(operands), exponent, matmul, _distinct(operands), {}))
+    def _groups(self, order: list[Value], graph: Graph, slot_of: Any, first: int) -> list[Any]:
+        """The computed nodes in groups (see Group), level by level; numbers them from ``first``."""
+        buckets: dict[tuple[Any, ...], list[int]] = {}
+        for i, op in enumerate(graph.table):
+            if op is not None:
+                exponent = order[i]._edges[1].data if op is ops.POW_CONST else None
+                key = (graph.level[i], id(op), len(order[i]._edges) >> 1, exponent if exponent == exponent else "nan")
+                buckets.setdefault(key, []).append(i)
+        arity = graph.arity
+        starts = np.cumsum(arity) - arity  # where each node's operands begin in graph.operands
+        operand_positions = graph.operands
+        groups: list[Any] = []
+        for (_, _, n, _), members in sorted(buckets.items(), key=lambda item: item[0][:3]):
+            positions = np.array(members, dtype=np.intp)
+            out = slice(first, first + len(members))  # a group's nodes get consecutive slots: a slice, no copy
+            slot_of[positions] = np.arange(out.start, out.stop)
+            first = out.stop
+            operands = slot_of[operand_positions[starts[positions][:, None] + np.arange(n)]]
+            op = graph.table[members[0]]
+            layer = self._layer(operands, out, positions) if self.batch and op is ops.DOT else None
+            exponent = order[members[0]]._edges[1].data if op is ops.POW_CONST else None
+            groups.append(layer or Group(op, out, operands, exponent, positions))
         return groups
 
-    @staticmethod
-    def _matmul(nodes: list[Value], arity: int, slot: dict[Value, int], params: set[Value]) -> tuple[Any, ...] | None:
-        """dot nodes whose weights (and bias) are parameters and whose inputs are one shared
-        list: in batch mode, one matrix product ``W @ X + b`` over all samples."""
-        n = arity // 2
-        xs = nodes[0]._edges[n : 2 * n]
-        for v in nodes:
-            e = v._edges
-            if e[n : 2 * n] != xs or not all(w in params for w in e[:n]) or (arity % 2 and e[2 * n] not in params):
-                return None
-        weights = np.array([[slot[w] for w in v._edges[:n]] for v in nodes], dtype=np.intp)
-        bias = np.array([slot[v._edges[2 * n]] for v in nodes], dtype=np.intp) if arity % 2 else None
-        inputs = np.array([slot[x] for x in xs], dtype=np.intp)
-        distinct = _distinct(weights) and _distinct(inputs) and (bias is None or _distinct(bias))
-        return weights, inputs, bias, distinct
+    def _layer(self, operands: Any, out: slice, positions: Any) -> Layer | None:
+        """dot nodes whose weights (and bias) are parameters and whose inputs are a few shared
+        lists, each neuron (row of weights) reading each list once: a ``Layer``."""
+        n = operands.shape[1] // 2
+        weights, xs = operands[:, :n], operands[:, n : 2 * n]
+        bias = operands[:, 2 * n] if operands.shape[1] % 2 else None
+        P = self.n_params
+        if not n or (weights >= P).any() or (bias is not None and (bias >= P).any()):
+            return None
+        rows, neuron = np.unique(operands[:, :n] if bias is None else np.c_[weights, bias], axis=0, return_inverse=True)
+        lists, column = np.unique(xs, axis=0, return_inverse=True)
+        neuron, column = neuron.reshape(-1), column.reshape(-1)
+        cells = np.full((len(rows), len(lists)), -1, dtype=np.intp)
+        cells[neuron, column] = np.arange(out.start, out.stop)
+        if (cells < 0).any() or len(rows) * len(lists) != len(neuron):  # not every neuron on every list, once
+            return None
+        return Layer(out, rows[:, :n], lists.T, None if bias is None else rows[:, n], positions, cells)
+
+    def _plan_backward(self) -> None:
+        """Which gradients are needed (those of the parameters and of the nodes that depend on
+        them), then where each group's contributions go (eager's order, see above), and which
+        gradients are written first or zeroed."""
+        P, groups = self.n_params, self.groups
+        needed = np.zeros(self.size, dtype=bool)
+        needed[:P] = True
+        unordered = np.zeros(self.size, dtype=bool)  # slots a matrix product adds into (BLAS's order)
+        plans: dict[Any, Any] = {}
+        for g in groups:
+            if isinstance(g, Layer):
+                needed[g.out] = True
+                g.dx = bool(needed[g.inputs].any())
+                unordered[g.inputs] = g.dx
+            else:
+                reads = needed[g.operands]
+                needed[g.out] = reads.any(axis=1)
+                g.columns = np.flatnonzero(reads.any(axis=0)).tolist()
+                if g.columns:
+                    g.plan_locals(plans)
+        self._plan_writes(needed, self._plan_order(needed, unordered))
+
+    def _plan_order(self, needed: Any, unordered: Any) -> Any:
+        """Where each group's contributions go so that every gradient receives them in
+        eager's order: the rounds of each group, the late array; returns which slots are late."""
+        groups = self.groups
+        is_late = np.zeros(self.size, dtype=bool)
+        # every contribution of a group to a needed gradient: its slot, group, row (node), column
+        parts = []
+        for i, g in enumerate(groups):
+            if isinstance(g, Group) and g.columns:
+                k = g.shape[1]
+                slots = g.operands[:, g.columns].T.reshape(-1)
+                flat = np.arange(slots.size)
+                parts.append((slots, np.full(slots.size, i), flat % k, flat // k, g.positions[flat % k], flat))
+        if not parts:
+            return is_late
+        slot, group, row, column, position, flat = (np.concatenate(a) for a in zip(*parts))
+        keep = needed[slot]
+        slot, group, row, column, position, flat = (a[keep] for a in (slot, group, row, column, position, flat))
+        # each order as one integer key: eager goes from the last node back, each node's operands
+        # in order; a replay from the last group back, in each from its last node back
+        width = int(column.max()) + 1
+        eager_key = (int(position.max()) - position) * width + column
+        replay_key = ((len(groups) - group) * (int(row.max()) + 1) - row) * width + column
+        eager = np.lexsort((eager_key, slot))  # eager's order, slot by slot
+        rank = _ranks(slot[eager])
+        key = replay_key[eager]
+        # a slot's gradient adds up as in eager when, along eager's order, the replay's keys
+        # increase from its third contribution on (two add the same in either order)
+        behind = np.zeros(key.size, dtype=bool)
+        behind[2:] = (key[2:] < key[1:-1]) | ((key[2:] < key[:-2]) & (rank[2:] == 2))
+        is_late[slot[eager][(rank >= 2) & behind]] = True
+        is_late &= ~unordered
+        late_ids = eager[is_late[slot[eager]]]  # eager's order, slot by slot
+        at = np.empty(slot.size, dtype=np.intp)
+        at[late_ids] = np.arange(late_ids.size)
+        self.n_late = int(late_ids.size)
+        late = is_late[slot]
+        for i in np.unique(group[late]).tolist() if self.n_late else []:
+            mine = np.flatnonzero(late & (group == i))
+            groups[i].late = (_index(flat[mine]), _index(at[mine]))
+        # the other contributions in rounds, group by group: the t-th round of a group holds the
+        # t-th contribution (in eager's order) of each of its slots, sorted by slot
+        ontime = np.flatnonzero(~late)
+        ordered = ontime[np.lexsort((eager_key[ontime], slot[ontime], group[ontime]))]
+        t = np.empty(slot.size, dtype=np.intp)
+        t[ordered] = _ranks(group[ordered] * self.size + slot[ordered])
+        ordered = ontime[np.lexsort((slot[ontime], t[ontime], group[ontime]))]
+        of_group, of_round = group[ordered], t[ordered]
+        bounds = np.flatnonzero(np.r_[True, (of_group[1:] != of_group[:-1]) | (of_round[1:] != of_round[:-1]), True])
+        by_group: dict[int, list[tuple[Any, Any]]] = {}
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            these = ordered[a:b]
+            by_group.setdefault(int(of_group[a]), []).append((slot[these], flat[these]))
+        for i, pieces in by_group.items():
+            groups[i].rounds = _make_rounds(pieces)
+        # the late contributions of each slot are added, in eager's order, just before the slot's
+        # group runs backward (the parameters' after the last group)
+        late_slots = slot[late_ids]
+        starts_of = np.array([g.out.start for g in groups])
+        owner = np.searchsorted(starts_of, late_slots, side="right") - 1  # -1: a parameter
+        for i in np.unique(owner).tolist() if late_ids.size else []:  # (np.unique's first call is slow)
+            chosen = np.flatnonzero(owner == i)
+            rounds = _rounds(late_slots[chosen], chosen)
+            if i < 0:
+                self.finish = rounds
+            else:
+                groups[i].finish = rounds
+        return is_late
+
+    def _plan_writes(self, needed: Any, is_late: Any) -> None:
+        """Which rounds write a slot's first gradient (``=``, no zeroing needed) and which
+        gradients must be zeroed before a backward pass: those that receive ``+=`` first, the
+        late ones, the parameters', and needed ones that nothing adds to (a node nothing uses).
+        A first gradient is written as it is, where eager computes ``0.0 + it``: that differs
+        only for -0.0, and a node's gradient only ever reaches a parameter's through products
+        added to 0.0, where the sign of a zero cannot show; the parameters' gradients are added
+        to 0.0 at the end (``param_grads``), which turns -0.0 into 0.0 as eager does."""
+        slots_of = np.arange(self.size)
+        written = np.zeros(self.size, dtype=bool)
+        written[self.root] = True
+        zero = is_late.copy()
+        for g in reversed(self.groups):  # the backward pass's order
+            if isinstance(g, Layer):
+                if g.dx:
+                    slots = slots_of[g.inputs]
+                    slots = slots[needed[slots]]
+                    g.assign = isinstance(g.inputs, slice) and not written[slots].any()
+                    zero[slots[~written[slots]]] |= not g.assign
+                    written[slots] = True
+                continue
+            rounds = []
+            for r in g.rounds:
+                slots = slots_of[r.slots]
+                assign = not written[slots].any()
+                zero[slots[~written[slots]]] |= not assign
+                written[slots] = True
+                rounds.append(Round(r.slots, r.positions, assign, r.stacked))
+            g.rounds = rounds
+            k = g.shape[1]
+            if (len(g.columns) == 1 and g.late is None and len(rounds) == 1 and rounds[0].assign
+                    and isinstance(rounds[0].slots, slice) and type(rounds[0].positions) is slice
+                    and rounds[0].positions == slice(0, k)):
+                g.direct = rounds[0].slots  # computed straight into the gradients: no copy, no add
+        zero |= needed & ~written
+        zero[: self.first_gradient] = False
+        runs = np.flatnonzero(np.diff(np.r_[0, zero.view(np.int8), 0]))  # where runs of zeros start and stop
+        self.zero = [slice(int(a), int(b)) for a, b in zip(runs[::2], runs[1::2])]
+        if len(self.zero) > 8:  # scattered: zeroing everything is cheaper than many small pieces
+            self.zero = [slice(self.first_gradient, self.size)]
+
+    def _buffers(self, width: int | None) -> tuple[Any, Any, Any]:
+        column = () if width is None else (width,)
+        if self.buffers is None or self.buffers[0].shape[1:] != column:
+            vals = np.empty((self.size,) + column)  # reused: fresh pages cost more than the replay
+            start = self.n_params + self.n_inputs
+            vals[start : start + len(self.constants)] = self.constants.reshape((-1,) + (1,) * len(column))
+            self.buffers = (vals, np.empty((self.size,) + column), np.empty((self.n_late,) + column))
+        return self.buffers
 
     def run(self, params: Any, inputs: Any, seed: float, width: int | None) -> tuple[Any, Any, Any]:
         """The output (one number, or one per sample), every parameter's gradient and the aux
         values (one row per aux Value; ``None`` without them).
         ``params`` is a (P,) array; ``inputs`` (I,) or, over ``width`` samples, (I, width)."""
-        shape = (self.size,) if width is None else (self.size, width)
-        if self.buffers is None or self.buffers[0].shape != shape:
-            self.buffers = (np.empty(shape), np.empty(shape))  # reused: fresh pages cost more than the replay
-        vals, grads = self.buffers
-        grads.fill(0.0)
+        vals, grads, late = self._buffers(width)
         P, end = self.n_params, self.n_params + self.n_inputs
-        if width is None or self.params_per_sample:
-            vals[:P] = params.reshape((P,) + (1,) * (len(shape) - 1))  # the same in every sample's column
-        else:  # only matrix products read parameters, from the first column
-            vals[:P, 0] = params
+        column = (1,) * (vals.ndim - 1)
+        if self.params_per_sample:
+            vals[:P] = params.reshape((P,) + column)  # the same in every sample's column
         vals[P:end] = inputs
-        column = (1,) * (len(shape) - 1)
-        vals[end : end + len(self.constants)] = self.constants.reshape((-1,) + column)
-        end += len(self.constants)
-        vals[end : end + len(self.captured)] = np.array([v.data for v in self.captured], dtype=float).reshape(
-            (-1,) + column)
-        param_grads = np.zeros(P)  # what matrix products give the parameters (already summed over samples)
-        with np.errstate(all="ignore"):
-            derivatives = [self._forward(g, vals) for g in self.groups]
-            grads[self.root] = seed
-            for g, locals_ in zip(reversed(self.groups), reversed(derivatives)):
-                self._backward(g, locals_, vals, grads, param_grads)
+        if self.captured:
+            end += len(self.constants)
+            vals[end : end + len(self.captured)] = np.array([v.data for v in self.captured], dtype=float).reshape(
+                (-1,) + column)
+        param_grads = self.param_grads
+        param_grads.fill(0.0)
+        saved = [g.forward(vals, params) for g in self.groups]
+        for rows in self.zero:
+            grads[rows] = 0.0
+        grads[self.root] = seed
+        for g, s in zip(reversed(self.groups), reversed(saved)):
+            g.backward(s, grads, late, param_grads)
+        _add_rounds(grads, self.finish, late)
         if width is None:
-            total = grads[:P]
-        else:
-            total = grads[:P].sum(axis=1) if self.params_per_sample else 0.0
+            param_grads += grads[:P]
+        elif self.params_per_sample:
+            param_grads += grads[:P].sum(axis=1)
         aux = None if self.aux is None else vals[self.aux[1]].copy()
-        return vals[self.root].copy(), total + param_grads, aux
-
-    @staticmethod
-    def _forward(g: Group, vals: Any) -> Any:
-        if g.matmul is not None:
-            weights, xs, bias, _ = g.matmul
-            W, X = vals[weights, 0], vals[xs]  # parameters: the same in every sample's column, read from the first
-            out = W @ X
-            if bias is not None:
-                out += vals[bias, 0][:, None]
-            vals[g.out] = out
-            return W, X
-        operands = list(vals[g.gather].reshape(g.operands.shape[::-1] + vals.shape[1:]))  # one (k[, width]) per operand
-        if g.exponent is not None:
-            operands[1] = g.exponent  # x ** c: the rules see the number c, as on floats
-        out = g.op.forward(ARRAYS, *operands)
-        vals[g.out] = out
-        return g.op.derivative(ARRAYS, out, *operands)
-
-    @staticmethod
-    def _backward(g: Group, locals_: Any, vals: Any, grads: Any, param_grads: Any) -> None:
-        upstream = grads[g.out]
-        if g.matmul is not None:
-            weights, xs, bias, distinct = g.matmul
-            W, X = locals_
-            add_at(param_grads, weights, upstream @ X.T, distinct)  # d/dW = g x^T, summed over samples
-            add_at(grads, xs, W.T @ upstream, distinct)  # d/dx = W^T g
-            if bias is not None:
-                add_at(param_grads, bias, upstream.sum(axis=1), distinct)
-            return
-        factors = g.cache.get("factors")
-        if factors is None and all(type(local) is float for local in locals_):  # + - sum: numbers
-            factors = g.cache["factors"] = np.array(locals_).reshape((1, -1) + (1,) * (upstream.ndim - 1))
-        if factors is not None:
-            contributions = factors * upstream[:, None]
-        elif len(locals_) == 1:
-            contributions = _contribution(locals_[0], upstream)[:, None]
-        else:
-            contributions = np.stack([_contribution(local, upstream) for local in locals_], axis=1)
-        if g.exponent is not None:
-            contributions[:, 1] = 0.0  # the constant exponent gets no gradient
-        if isinstance(g.gather, slice):
-            grads[g.gather] += contributions.swapaxes(0, 1).reshape((-1,) + upstream.shape[1:])
-        else:
-            add_at(grads, g.operands, contributions, g.distinct)
-
-
-def _gather(operands: Any) -> Any:
-    flat = operands.T.reshape(-1)
-    if flat.size and np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
-        return slice(int(flat[0]), int(flat[0]) + flat.size)
-    return operands.T
+        return vals[self.root].copy(), param_grads.copy(), aux
 
 
 def _distinct(slots: Any) -> bool:
-    return bool(len(np.unique(slots)) == slots.size)
+    ordered = np.sort(slots, axis=None)
+    return bool((ordered[1:] != ordered[:-1]).all())
 
 
 def add_at(target: Any, slots: Any, values: Any, distinct: bool) -> None:
@@ -368,16 +865,6 @@ def add_at(target: Any, slots: Any, values: Any, distinct: bool) -> None:
         target[slots] += values
     else:
         np.add.at(target, slots, values)
-
-
-def _contribution(local: Any, upstream: Any) -> Any:
-    """local derivative × incoming gradient, where a masked zero stays 0 even times inf or nan."""
-    if isinstance(local, Masked):
-        return np.where(local.mask, 0.0, local.values * upstream)
-    if local is ops.MASKED_ZERO:
-        return np.zeros_like(upstream)
-    product = local * upstream
-    return product if product.shape == upstream.shape else np.broadcast_to(product, upstream.shape)
 
 
 def other_leaves(order: list[Value], known: Any) -> list[Value]:
@@ -389,30 +876,6 @@ def other_leaves(order: list[Value], known: Any) -> list[Value]:
 
 def same_numbers(xs: Sequence[float], ys: Sequence[float]) -> bool:
     return len(xs) == len(ys) and all(x == y or (x != x and y != y) for x, y in zip(xs, ys))
-
-
-def fingerprint(trace: Trace, params: list[Value]) -> tuple[Any, ...]:
-    """The structure of a traced graph: each node's operation and operand positions, and which
-    leaves are parameters, inputs or other leaves. Two traces with equal fingerprints, whose
-    other leaves hold equal numbers, give the same program."""
-    position: dict[Value, int] = {}
-    known = {v: ("p", i) for i, v in enumerate(params)}
-    for i, v in enumerate(trace.inputs):
-        known.setdefault(v, ("x", i))
-    parts: list[Any] = []
-    for v in trace.order:
-        position[v] = len(position)
-        edges = v._edges
-        if edges:
-            operands = edges[: len(edges) // 2]
-            parts.append((v._info.op.name, id(v._info.op), tuple(position[c] for c in operands)))
-        elif v in known:
-            parts.append(known[v])
-        else:
-            parts.append(("c", v.is_constant))
-    aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
-    parts.append(("aux", tuple(position.get(v, -1) for v in aux)))
-    return tuple(parts)
 
 
 # --- compile: the user's entry point -----------------------------------------------------
@@ -466,6 +929,7 @@ class Compiled:
     def __init__(self, fn: Callable[..., Any], parameters: Sequence[Value], batch: bool, penalty: Any, check_every: int):
         self.fn = fn
         self.parameters = list(parameters)
+        self.kinds = parameter_kinds(self.parameters)  # for the guard's fingerprints
         self.batch = batch
         self.check_every = check_every
         self.programs: dict[Any, Program] = {}
@@ -517,25 +981,26 @@ class Compiled:
             else:
                 value, grads, aux = self._whole_call(args, params)
             if self.penalty is not None:
-                extra, extra_grads, _ = self.penalty.evaluate((), params)
+                extra, extra_grads, _ = self.penalty._whole_call((), params)
                 value, grads = value + extra, grads + extra_grads
         return value, grads, aux
 
-    def _program(self, key: Any, samples: Sequence[Sequence[Any]]) -> Program:
-        """The cached program for ``key``, traced on ``samples[0]`` the first time. On checked
-        calls the function is traced again on the samples and must build the same graph."""
+    def _program(self, key: Any, samples: Callable[[], Sequence[Sequence[Any]]]) -> Program:
+        """The cached program for ``key``, traced on the first of ``samples()`` the first time.
+        On checked calls the function is traced again on the samples and must build the same
+        graph (``samples`` is only called then: most calls need none)."""
         calls = self.calls[key] = self.calls.get(key, 0) + 1
         program = self.programs.get(key)
-        to_check = samples
+        if program is not None and not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
+            return program
+        to_check = samples()
         if program is None:
-            program = self.programs[key] = Program(self._trace(samples[0]), self.parameters, self.batch)
-            to_check = samples[1:]
-        elif not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
-            to_check = []
+            program = self.programs[key] = Program(self._trace(to_check[0]), self.parameters, self.batch)
+            to_check = to_check[1:]
         for sample in to_check:
             trace = self._trace(sample)
             known = set(self.parameters).union(trace.inputs)
-            if fingerprint(trace, self.parameters) != program.fingerprint or not same_numbers(
+            if read_graph(trace, self.kinds).fingerprint != program.fingerprint or not same_numbers(
                     [v.data for v in other_leaves(trace.order, known)], [v.data for v in program.leaves]):
                 del self.programs[key]  # a later call traces afresh, and is checked again
                 raise CompileError(
@@ -547,7 +1012,7 @@ class Compiled:
         return program
 
     def _whole_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
-        program = self._program(_shape(args), [args])
+        program = self._program(_shape(args) if args else (), lambda: [args])
         value, grads, aux = program.run(params, np.array(_numbers(args), dtype=float), 1.0, None)
         return value, grads, _aux_numbers(program, aux)
 
@@ -566,7 +1031,7 @@ class Compiled:
             picks = random.Random(calls).sample(range(width), min(width, CHECKED_SAMPLES))
         else:  # later checked calls: one sample, a different one each time
             picks = [calls % width]
-        program = self._program(key, [[_as_lists(a[i]) for a in args] for i in picks])
+        program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks])
         out, grads, aux = program.run(params, inputs, 1.0 / width, width)
         return out.sum() / width, grads, None if aux is None else [_aux_numbers(program, a) for a in aux.T]
 

@@ -29,6 +29,7 @@ import functools
 import math
 import operator
 import struct
+import sys
 from collections.abc import Callable
 from operator import mul
 from types import SimpleNamespace
@@ -146,10 +147,16 @@ def step(y: Any) -> float:
     return MASKED_ZERO if y <= 0 else 1.0
 
 
+# Sums add left to right, as a chain of + would (and as compile mode replays them). Python 3.12
+# made sum() of floats compensated (more exact, other last bits): there, add one by one.
+left_to_right: Callable[[Any], float] = sum if sys.version_info < (3, 12) else (
+    lambda xs: functools.reduce(operator.add, xs, 0))
+
+
 def dot(*operands: float) -> float:
     """``w · x (+ bias)`` of the operands w1..wn, x1..xn and maybe a bias."""
     n = len(operands) // 2
-    total: float = sum(map(mul, operands, operands[n : 2 * n]))  # w_i * x_i, in C: neurons are hot
+    total = left_to_right(map(mul, operands, operands[n : 2 * n]))  # w_i * x_i, in C: neurons are hot
     return total + operands[-1] if len(operands) % 2 else total
 
 
@@ -197,7 +204,7 @@ def bce(p: float, y: float) -> float:
 FLOATS = SimpleNamespace(
     add=operator.add, sub=operator.sub, mul=operator.mul, neg=operator.neg, div=div, pow=power,
     pow_const=power_const, exp=exp, log=log, log1p=log1p, sqrt=sqrt, tanh=math.tanh, sigmoid=sigmoid,
-    relu=relu, abs=math.fabs, sum=lambda *xs: sum(xs), dot=dot,  # sum: left to right, as + would
+    relu=relu, abs=math.fabs, sum=lambda *xs: left_to_right(xs), dot=dot,
     pick=pick, detached_max=largest, sign=sign, step=step, onehot=onehot, where=where, number=lambda x: x,
     bce=bce,  # (added for BCELoss: one node whose structure does not depend on p)
 )

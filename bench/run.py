@@ -350,7 +350,8 @@ def main() -> None:
         add("1. micrograd demo step", "-", "micrograd not installed", "-")
 
     _import_torch()  # after workload 1, whose collections should traverse only this small process
-    compiled_rows.rows(rounds, alternate, add, torch, chainrule_demo_step)
+    compiled_rows.rows(rounds, alternate, add, torch, chainrule_demo_step,
+                       micrograd_demo_step if mg_nn is not None else None, frozen_heap)
     n = 2_000 if args.quick else 20_000
     if mg_nn is not None:
         a, b, r = alternate(chain(Value, 600), chain(MgValue, 600), rounds * 3)

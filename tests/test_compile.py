@@ -182,6 +182,71 @@ def test_random_graphs_with_shared_subexpressions_match_eager(program, weights, 
     assert_same(per_sample(samples), *eager(mean, params), "batch, replayed")
 
 
+# --- the order in which a gradient receives its contributions -----------------------------
+# Eager adds contributions into a gradient in one fixed order (nodes in reverse topological
+# order, each node's operands in order). Floating-point addition is not associative, so a
+# replay that adds them in another order can overflow where eager cancels, or round otherwise.
+
+def test_a_gradient_that_cancels_in_eagers_order_does_not_overflow_in_a_whole_graph_replay():
+    # -w/w at w = 1e-308 sends w +1e308 (through the division) and -1e308 (through the
+    # negation); eager adds them sample by sample, so they cancel: d(-w/w)/dw = 0 exactly.
+    # Adding both samples' +1e308 first would overflow to inf.
+    w = Parameter(1e-308)
+    fn = lambda xs: autograd.sum([-w / w + x for x in xs])  # noqa: E731
+    expected = eager(fn, [w], [Value(1.0), Value(2.0)])
+    assert expected[1] == [0.0]
+    result = autograd.compile(fn, [w])([1.0, 2.0])
+    assert result.grads == [0.0] and result.value == 1.0
+
+
+def test_a_gradient_that_cancels_in_eagers_order_does_not_overflow_in_a_batch_replay():
+    w = Parameter(1e-308)
+    fn = lambda x: (-w / w + x + -w / w) * 2  # noqa: E731  (two cancelling pairs in one sample; 2 * the mean's 1/2)
+    expected = eager(lambda: autograd.sum([fn(Value(x)) for x in (1.0, 2.0)]) / 2, [w])
+    assert expected[1] == [0.0]
+    result = autograd.compile(fn, [w], batch=True)([1.0, 2.0])
+    assert result.grads == [0.0] and result.value == -1.0
+
+
+def test_contributions_from_one_group_are_added_in_eagers_order():
+    # d/dw sum(w * x) receives x = 3, 1e16, -1e16 from three multiplications of one level;
+    # eager adds them from the last node back: (-1e16 + 1e16) + 3 = 3 (also the exact sum),
+    # where the forward order gives (3 + 1e16) - 1e16 = 4.
+    w = Parameter(1.0)
+    fn = lambda xs: autograd.sum([w * x for x in xs])  # noqa: E731
+    xs = [3.0, 1e16, -1e16]
+    assert eager(fn, [w], [Value(x) for x in xs])[1] == [3.0]
+    assert autograd.compile(fn, [w])(xs).grads == [3.0]
+
+
+EXACT_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "neg": lambda a, b: -a}
+wide = st.builds(lambda m, e: m * 10.0 ** e, st.floats(-9, 9, allow_nan=False), st.integers(-8, 17))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(EXACT_OPS)), st.integers(0, 99), st.integers(0, 99)),
+                min_size=1, max_size=20),
+       st.lists(wide, min_size=4, max_size=4))
+def test_gradients_of_exact_operations_equal_eagers_bit_for_bit(program, weights):
+    # + - * and neg round their results exactly as Python floats do, and their local derivatives
+    # are numbers or operands: a replay that adds every contribution in eager's order gets
+    # eager's gradients to the last bit, however the terms (from 1e-8 to 1e18) cancel and round.
+    params = [Parameter(w) for w in weights]
+
+    def fn():
+        nodes = list(params)
+        for op, i, j in program:
+            nodes.append(EXACT_OPS[op](nodes[i % len(nodes)], nodes[j % len(nodes)]))
+        total = nodes[len(params)]
+        for v in nodes[len(params) + 1 :]:
+            total = total + v
+        return total
+
+    value, grads, _ = eager(fn, params)
+    result = autograd.compile(fn, params)()
+    assert [result.value, *result.grads] == pytest.approx([value, *grads], rel=0, abs=0, nan_ok=True)
+
+
 # --- the batch axis ------------------------------------------------------------------------
 
 def _moons_model():
@@ -203,7 +268,44 @@ def test_batch_replay_of_micrograds_demo_loss_matches_eager_for_any_batch_size_w
 
         assert_same(step(Xb, yb), *eager(loss, params), f"batch of {n}")
     assert len(step.programs) == 1  # one sample's program served every batch size
-    assert any(g.matmul is not None for g in step.programs[(2, 1)].groups)  # the layers became matrix products
+    assert any(isinstance(g, autograd.compiled.Layer) for g in step.programs[(2, 1)].groups)  # matrix products
+
+
+def test_cross_entropy_traced_on_one_sample_gives_eagers_loss_on_batches_of_other_targets():
+    # the issue's bug: a shift and a target read from .data made one sample's graph wrong for
+    # the next (2.296003 against 2.299373); with detached_max and pick one graph serves all
+    rng = random.Random(3)
+    X = [[rng.uniform(-2, 2) for _ in range(4)] for _ in range(12)]
+    y = [rng.randrange(3) for _ in range(12)]
+    random.seed(4)
+    model = nn.MLP(4, [5, 3])
+    params = model.parameters()
+    loss_fn = nn.CrossEntropyLoss()
+    step = autograd.compile(lambda x, t: loss_fn([model(x)], [t]), params, batch=True)
+    for a, b in ((0, 12), (3, 8), (8, 9)):
+        Xb, yb = X[a:b], y[a:b]
+        assert_same(step(Xb, yb), *eager(lambda Xb=Xb, yb=yb: loss_fn([model(x) for x in Xb], yb), params),
+                    f"samples {a}..{b}")
+    assert len(step.programs) == 1
+
+
+def test_a_layer_applied_to_several_inputs_of_a_sample_is_one_matrix_product_with_eagers_numbers():
+    # the same layer on two halves of each sample (as a sequence model applies one layer at
+    # every position): its dot nodes read two input lists; one product serves both
+    random.seed(7)
+    first, layer = nn.Layer(2, 2, activation="relu"), nn.Layer(2, 3, activation="tanh")
+    params = first.parameters() + layer.parameters()
+
+    def fn(x):
+        return autograd.sum(layer(first(x[:2]))) * autograd.sum(layer(first(x[2:])))
+
+    X = [[0.5, -1.0, 2.0, 0.25], [-0.3, 0.8, 1.5, -2.0], [1.0, 1.0, -1.0, 0.0]]
+    step = autograd.compile(fn, params, batch=True)
+    expected = eager(lambda: autograd.sum([fn([Value(v) for v in x]) for x in X]) / len(X), params)
+    assert_same(step(X), *expected, "one layer, two input lists")
+    layers = [g for g in step.programs[(4,)].groups if isinstance(g, autograd.compiled.Layer)]
+    assert [g.cells.shape for g in layers] == [(2, 2), (3, 2)]  # neurons × input lists
+    assert layers[1].dx  # the second's inputs are the first's outputs: their gradients flow back
 
 
 def test_a_result_that_is_a_parameter_or_an_input_itself():

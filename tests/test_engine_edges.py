@@ -277,3 +277,12 @@ def test_detached_max_is_nan_when_a_value_is_nan_and_passes_no_gradient_even_an_
     c = Value(2.0)
     (autograd.detached_max([a, c]) * float("inf")).backward()
     assert a.grad == 0.0 and c.grad == 0.0  # masked zeros: no nan from 0 * inf, as PyTorch's detached max
+
+
+def test_sums_add_left_to_right_on_every_python_as_a_chain_of_plus_would():
+    # Python 3.12's sum() is compensated and would give 1.0 here; eager, compiled replay and a
+    # chain of + all give 0.0 (1e16 + 1 rounds back to 1e16)
+    xs = [Value(1e16), Value(1.0), Value(-1e16)]
+    chained = (xs[0] + xs[1]) + xs[2]
+    assert autograd.sum(xs).data == chained.data == 0.0
+    assert autograd.dot(xs, [1.0, 1.0, 1.0]).data == 0.0
