@@ -152,7 +152,8 @@ class Arrays:
 
     @staticmethod
     def onehot(index: Any, n: int) -> tuple[Masked, ...]:
-        return tuple(Masked(index != k, np.where(index == k, 1.0, 0.0)) for k in range(n))  # ops.onehot
+        hits = index == np.arange(n).reshape((n,) + (1,) * np.ndim(index))  # ops.onehot: one comparison for all n
+        return tuple(Masked(~hit, value) for hit, value in zip(hits, hits.astype(float)))
 
     @staticmethod
     def detached_max(*xs: Any) -> Any:
@@ -934,6 +935,7 @@ class Compiled:
         self.check_every = check_every
         self.programs: dict[Any, Program] = {}
         self.calls: dict[Any, int] = {}
+        self._last: Program | None = None  # the program of the last batch call (how its aux is shaped)
         self.penalty = None if penalty is None else Compiled(penalty, parameters, False, None, check_every)
 
     def __repr__(self) -> str:
@@ -969,12 +971,14 @@ class Compiled:
             raise CompileError("detect_anomaly is not supported in compiled mode: call the function on Values and "
                                "run backward() eagerly inside detect_anomaly() to find where a nan or inf appears")
         value, grads, aux = self.evaluate(args, np.array([p.data for p in self.parameters], dtype=float))
+        if self.batch and aux is not None:  # one entry per sample, numbers as the user's function gave them
+            aux = [_aux_numbers(self._last, row) for row in aux] if self._last is not None else None
         return Result(float(value), grads.tolist(), aux)
 
     def evaluate(self, args: Sequence[Any], params: Any) -> tuple[float, Any, Any]:
         """The value, the gradients (an array) and the aux numbers at parameter values
         ``params`` (an array): what a compiled training loop calls, its parameters kept in
-        one array."""
+        one array. With ``batch=True`` the aux numbers are an array, one row per sample."""
         with np.errstate(all="ignore"):  # infinities and nans are results, as in eager mode
             if self.batch:
                 value, grads, aux = self._batch_call(args, params)
@@ -1033,7 +1037,8 @@ class Compiled:
             picks = [calls % width]
         program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks])
         out, grads, aux = program.run(params, inputs, 1.0 / width, width)
-        return out.sum() / width, grads, None if aux is None else [_aux_numbers(program, a) for a in aux.T]
+        self._last = program
+        return out.sum() / width, grads, None if aux is None or program.aux is None else aux.T
 
 
 def _aux_numbers(program: Program, aux: Any) -> Any:

@@ -92,7 +92,7 @@ class CompiledSteps:
             except CompileError as error:
                 raise CompileError(f"fit(compile=True) with {type(self.model).__name__} and {self.loss_fn!r}: "
                                    f"{error}; or train with compile=False") from None
-            outputs = np.array(aux, dtype=float).reshape(len(indices), -1)
+            outputs = np.asarray(aux, dtype=float).reshape(len(indices), -1)
             if isinstance(self.loss_fn, BCELoss):  # BCE refuses what is not a probability, before any update
                 bad = np.flatnonzero(~((outputs >= 0.0) & (outputs <= 1.0)).all(axis=1))
                 if bad.size:

@@ -421,3 +421,18 @@ def test_without_numpy_the_engine_imports_and_compile_says_how_to_install_it():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install numpy" in out and "chainrule[compile]" in out
+
+
+def test_aux_values_come_back_per_sample_as_the_function_returned_them():
+    w = [Parameter(0.5), Parameter(-1.5)]
+
+    def fn(x, many):
+        h = w[0] * x
+        g = w[1] + x
+        return h.tanh() * g, ([h, g] if many else h)
+
+    xs = [0.25, -2.0, 3.0]
+    one = autograd.compile(lambda x: fn(x, False), w, batch=True)
+    two = autograd.compile(lambda x: fn(x, True), w, batch=True)
+    assert one(xs).aux == [w[0].data * x for x in xs]  # a Value: one number per sample
+    assert two(xs).aux == [[w[0].data * x, w[1].data + x] for x in xs]  # a list: one list per sample
