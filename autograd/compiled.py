@@ -42,6 +42,10 @@ class CompileError(RuntimeError):
     """Compiled mode cannot run this function (or this mode) correctly: run it eagerly."""
 
 
+class PickIndexError(CompileError, IndexError):
+    """A traced index of ``pick`` out of range or not whole: an IndexError, as eager raises."""
+
+
 def _numpy() -> Any:
     global np
     if np is None:
@@ -146,8 +150,10 @@ class Arrays:
     @staticmethod
     def pick(*operands: Any) -> Any:
         index, n = operands[-1], len(operands) - 1
-        if not ((index >= 0) & (index < n) & (index == np.floor(index))).all():  # ops.pick's check
-            raise IndexError(f"pick: an index is not a whole number from 0 to {n - 1}")
+        bad = ~((index >= 0) & (index < n) & (index == np.floor(index)))  # ops.pick's check
+        if bad.any():
+            raise PickIndexError(f"pick: index {float(np.asarray(index)[bad].flat[0])!r} is not a whole number "
+                                 f"from 0 to {n - 1}; pass an index in that range")
         return np.take_along_axis(np.stack(operands[:-1]), index[None].astype(np.intp), axis=0)[0]
 
     @staticmethod
@@ -655,12 +661,12 @@ class Program:
     def _groups(self, order: list[Value], graph: Graph, slot_of: Any, first: int) -> list[Any]:
         """The computed nodes in groups (see Group), level by level; numbers them from ``first``."""
         buckets: dict[tuple[Any, ...], list[int]] = {}
-        for i, op in enumerate(graph.table):
+        arity = graph.arity
+        for i, (op, level, n) in enumerate(zip(graph.table, graph.level, arity.tolist())):
             if op is not None:
                 exponent = order[i]._edges[1].data if op is ops.POW_CONST else None
-                key = (graph.level[i], id(op), len(order[i]._edges) >> 1, exponent if exponent == exponent else "nan")
+                key = (level, id(op), n, exponent if exponent == exponent else "nan")
                 buckets.setdefault(key, []).append(i)
-        arity = graph.arity
         starts = np.cumsum(arity) - arity  # where each node's operands begin in graph.operands
         operand_positions = graph.operands
         groups: list[Any] = []
@@ -1000,15 +1006,27 @@ class Compiled:
                 value, grads = value + extra, grads + extra_grads
         return value, grads, aux
 
-    def _program(self, key: Any, samples: Callable[[], Sequence[Sequence[Any]]]) -> Program:
+    def _program(self, key: Any, samples: Callable[[], Sequence[Sequence[Any]]], params: Any) -> Program:
         """The cached program for ``key``, traced on the first of ``samples()`` the first time.
         On checked calls the function is traced again on the samples and must build the same
-        graph (``samples`` is only called then: most calls need none)."""
+        graph (``samples`` is only called then: most calls need none). A trace runs the function
+        on the parameter Values: their ``.data`` holds ``params`` (the live numbers during
+        compiled training) meanwhile, so a structure that depends on them is seen as it is."""
         calls = self.calls[key] = self.calls.get(key, 0) + 1
         program = self.programs.get(key)
         if program is not None and not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
             return program
         to_check = samples()
+        held = [v.data for v in self.parameters]
+        try:
+            for v, x in zip(self.parameters, params.tolist()):
+                v.data = x
+            return self._traced(key, program, to_check)
+        finally:  # the Values keep their numbers until the training loop syncs them
+            for v, x in zip(self.parameters, held):
+                v.data = x
+
+    def _traced(self, key: Any, program: Program | None, to_check: Sequence[Sequence[Any]]) -> Program:
         if program is None:
             program = self.programs[key] = Program(self._trace(to_check[0]), self.parameters, self.batch)
             to_check = to_check[1:]
@@ -1027,7 +1045,7 @@ class Compiled:
         return program
 
     def _whole_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
-        program = self._program(_shape(args) if args else (), lambda: [args])
+        program = self._program(_shape(args) if args else (), lambda: [args], params)
         value, grads, aux = program.run(params, np.array(_numbers(args), dtype=float), 1.0, None)
         return value, grads, _aux_numbers(program, aux)
 
@@ -1046,7 +1064,7 @@ class Compiled:
             picks = random.Random(calls).sample(range(width), min(width, CHECKED_SAMPLES))
         else:  # later checked calls: one sample, a different one each time
             picks = [calls % width]
-        program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks])
+        program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks], params)
         out, grads, aux = program.run(params, inputs, 1.0 / width, width)
         self._last = program
         return out.sum() / width, grads, None if aux is None or program.aux is None else aux.T

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -436,3 +437,25 @@ def test_aux_values_come_back_per_sample_as_the_function_returned_them():
     two = autograd.compile(lambda x: fn(x, True), w, batch=True)
     assert one(xs).aux == [w[0].data * x for x in xs]  # a Value: one number per sample
     assert two(xs).aux == [[w[0].data * x, w[1].data + x] for x in xs]  # a list: one list per sample
+
+
+def test_a_bad_traced_index_says_which_index_and_the_valid_range():
+    ws = [Parameter(x) for x in (0.5, -2.0, 3.0)]
+    step = autograd.compile(lambda i: autograd.pick(ws, i), ws)
+    assert [step(i).value for i in (0, 1)] == [0.5, -2.0]  # traced (eager checks these), then replayed:
+    with pytest.raises(CompileError, match=r"index 3\.0 is not a whole number from 0 to 2"):
+        step(3)
+    with pytest.raises(IndexError, match=r"index -1\.0 is not a whole number from 0 to 2"):  # as eager's pick
+        step(-1)
+
+
+def test_compiled_training_guard_sees_the_live_parameter_numbers():
+    # during compiled training the parameters live in an array; a checked trace must run on
+    # those numbers, not on the Values' older .data, or a branch on a parameter goes unseen
+    w = Parameter(2.0)
+    step = autograd.compile(lambda x: w * x if w.data > 0 else (-w) * x, [w], check_every=1)
+    value, grads, _ = step.evaluate((3.0,), np.array([2.0]))
+    assert (value, grads.tolist()) == (6.0, [3.0])  # w * x and its derivative x
+    with pytest.raises(CompileError, match="different graph"):
+        step.evaluate((3.0,), np.array([-1.0]))  # eager takes the other branch here
+    assert w.data == 2.0  # the Value keeps its number until the training loop syncs it
