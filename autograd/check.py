@@ -10,6 +10,8 @@ from typing import Any, cast
 from .engine import Value, grad
 from .modes import no_grad
 
+__all__ = ["gradcheck", "GradcheckError"]  # (what ``autograd`` exports from here)
+
 
 class GradcheckError(RuntimeError):
     """Raised by ``gradcheck`` when an analytic gradient disagrees with the numerical one."""

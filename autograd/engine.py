@@ -24,6 +24,9 @@ from . import ops
 from .modes import Scope, Tag, _per_thread, gc_paused, modes
 from .ops import FLOATS, INF, Op
 
+__all__ = ["Value", "Parameter", "constant", "dot", "dot_unchecked", "pick", "detached_max",
+           "binary_cross_entropy", "grad", "backward_steps", "Step", "topological_order", "zero_grad"]  # (what ``autograd`` exports from here)
+
 
 def _real(x: Any, what: str) -> float:
     if isinstance(x, numbers.Real):
@@ -202,14 +205,19 @@ def Parameter(data: Any, label: str = "") -> Value:  # noqa: N802  (named like t
 def record(op: Op, *operands: Value) -> Value:
     """The node for table entry ``op`` applied to ``operands`` (Values): its number, and its
     local derivatives as floats, stored on it for the backward pass."""
-    tags = _per_thread.modes.recording  # (modes(), inlined) None under no_grad or detect_anomaly
-    if tags is None:
-        return _record_in_mode(op, operands)
+    tags = _per_thread.modes.recording  # (modes(), inlined) the scope's tags; None under no_grad or detect_anomaly
     n = len(operands)  # one or two operands, most often: a comprehension costs a call on 3.11
     data: Sequence[float] = (operands[0].data,) if n == 1 else (operands[0].data, operands[1].data) if n == 2 \
         else [v.data for v in operands]
     out = op.on_floats(*data)
-    node = Value.__new__(Value)  # (what _node does, written out: this runs for every operation)
+    if tags is None:
+        m = modes()
+        if m.anomaly:
+            _check_forward(op, out, operands, data)
+        if not m.grad_enabled:  # no_grad: the result is a leaf
+            return _node(out, (), m.scope.tags[ops.LEAF])
+        tags = m.scope.tags
+    node = Value.__new__(Value)  # (what _node does, written out)
     node.data = out
     node.grad = 0.0
     node._edges = operands + op.derivative(FLOATS, out, *data)
@@ -225,16 +233,6 @@ def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
     node._edges = edges
     node._info = info
     return node
-
-
-def _record_in_mode(op: Op, operands: tuple[Value, ...]) -> Value:
-    m, data = modes(), [v.data for v in operands]
-    out = op.on_floats(*data)
-    if m.anomaly:
-        _check_forward(op, out, operands, data)
-    if not m.grad_enabled:  # no_grad: the result is a leaf
-        return _node(out, (), m.scope.tags[ops.LEAF])
-    return _node(out, operands + op.derivative(FLOATS, out, *data), m.scope.tags[op])
 
 
 def _check_forward(op: Op, out: float, operands: Sequence[Value], data: Sequence[float]) -> None:
@@ -385,11 +383,7 @@ def topological_order(root: Value) -> list[Value]:
         elif node not in seen:
             seen.add(node)
             edges = node._edges
-            if edges:
-                stack += (node, None)
-                stack.extend(edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
-            else:  # a leaf has nothing below it: it is placed at once
-                order.append(node)
+            stack += (node, None, *edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
     return order
 
 
@@ -416,32 +410,34 @@ def _chain_rule(order: list[Value]) -> None:
                 child.grad += local * g
 
 
-def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Iterator[tuple[Value, Any]]:
+class Step(NamedTuple):
+    """One step of the backward pass: ``node`` passes its complete gradient on to its operands."""
+
+    node: Value
+    grad: float  # d root / d node, complete at this step
+    contributions: tuple[tuple[Value, float, float], ...]  # (operand, local derivative, local * grad)
+
+
+def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Iterator[Step]:
     """The chain rule written out in full, for everything but plain ``backward()``: the
     gradients kept in a dict (so no ``.grad`` is touched), the local derivatives recomputed
     as Values from the table's rules when ``create_graph`` (so the gradients are a graph),
-    every contribution checked under ``detect_anomaly``. Yields ``(node, its gradient)`` for
-    each node, in order, after it has passed its gradient on; the leaves come last."""
+    every contribution checked under ``detect_anomaly``. Yields a ``Step`` for each node, from
+    the output back, once its gradient is complete (a leaf's has no contributions)."""
     grads: dict[Value, Any] = {order[-1]: seed}
     check = modes().anomaly
     for node in reversed(order):
-        edges = node._edges
-        if not edges:
-            continue
         g = grads[node]  # (every node in the order is reached: it has a gradient by now)
-        half = len(edges) >> 1
-        operands = edges[:half]
-        locals_ = node._info.op.derivative(VALUES, node, *operands) if create_graph else edges[half:]
-        for child, local in zip(operands, locals_):
+        half = len(node._edges) >> 1
+        operands = node._edges[:half]
+        locals_ = node._info.op.derivative(VALUES, node, *operands) if create_graph and half else node._edges[half:]
+        contributions = tuple((child, local, local * g) for child, local in zip(operands, locals_))
+        for child, local, contribution in contributions:
             before = grads.get(child)
-            contribution = local * g
             grads[child] = total = contribution if before is None else before + contribution
             if check and _is_bad(total) and not (_is_bad(g) or _is_bad(before or 0.0)):
                 _raise_backward(node, child, local, g, contribution, before)
-        yield node, g
-    for node in order:
-        if not node._edges:
-            yield node, grads[node]
+        yield Step(node, g, contributions)
 
 
 def _is_bad(x: Any) -> bool:
@@ -472,7 +468,7 @@ def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) ->
         # The float loop passes on what each .grad holds, so it runs only when no inner node
         # holds a gradient already (from an earlier backward() on this graph): nearly always.
         if create_graph or modes().anomaly or any(node.grad for node in order if node._edges):
-            for node, g in list(_traced_chain_rule(order, seed, create_graph)):
+            for node, g, _ in list(_traced_chain_rule(order, seed, create_graph)):  # (all or nothing)
                 node.grad = g if node.grad == 0.0 else node.grad + g  # (a Value never == 0.0: identity)
         else:
             root.grad += seed
@@ -500,17 +496,10 @@ def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool =
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
     with gc_paused():
-        found = dict(_traced_chain_rule(topological_order(output), _seed(1.0, create_graph), create_graph))
+        found = {step.node: step.grad for step in _traced_chain_rule(
+            topological_order(output), _seed(1.0, create_graph), create_graph)}
     zero: Any = constant(0.0, "grad") if create_graph else 0.0
     return [found.get(x, zero) for x in inputs]
-
-
-class Step(NamedTuple):
-    """One step of the backward pass: ``node`` passes its complete gradient on to its operands."""
-
-    node: Value
-    grad: float  # d root / d node, complete at this step
-    contributions: tuple[tuple[Value, float, float], ...]  # (operand, local derivative, local * grad)
 
 
 def backward_steps(root: Value, gradient: Any = 1.0) -> Iterator[Step]:
@@ -523,12 +512,8 @@ def backward_steps(root: Value, gradient: Any = 1.0) -> Iterator[Step]:
     >>> [(s.node.op, s.grad, [c for _, _, c in s.contributions]) for s in backward_steps(a * b + a)]
     [('+', 1.0, [1.0, 1.0]), ('*', 1.0, [-3.0, 2.0])]
     """
-    seed = _seed(gradient, False)
-    for node, g in _traced_chain_rule(topological_order(root), seed, False):
-        edges = node._edges
-        half = len(edges) >> 1
-        if half:
-            yield Step(node, g, tuple((c, float(d), d * g) for c, d in zip(edges[:half], edges[half:])))
+    steps = _traced_chain_rule(topological_order(root), _seed(gradient, False), False)
+    return (step for step in steps if step.contributions)
 
 
 def zero_grad(values: Iterable[Value]) -> None:

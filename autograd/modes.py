@@ -16,6 +16,9 @@ from typing import Any, NamedTuple
 
 from .ops import CONSTANT, LEAF, PARAMETER, TABLE, Op
 
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "scope", "Scope", "current_scope",
+           "gc_paused"]  # (what ``autograd`` exports from here)
+
 
 class Tag(NamedTuple):
     """What a node is besides its numbers: the operation that made it, its label, its scope.
@@ -52,19 +55,15 @@ class Scope:
         """The scopes from the outermost (the root excluded) down to this one."""
         return () if self.parent is None else (*self.parent.path(), self)
 
-    def __enter__(self) -> Scope:  # (runs for every nn module call: written out, not via Modes.set)
-        m = _per_thread.modes
+    def __enter__(self) -> Scope:
+        m = modes()
         m.entered.append(m.scope)
-        m.scope = self
-        if m.recording is not None:
-            m.recording = self.tags
+        m.set("scope", self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        m = _per_thread.modes
-        m.scope = scope = m.entered.pop()
-        if m.recording is not None:
-            m.recording = scope.tags
+        m = modes()
+        m.set("scope", m.entered.pop())
 
     def __repr__(self) -> str:
         return "Scope(" + "/".join(s.name for s in self.path()) + ")"
