@@ -210,9 +210,7 @@ class Op:
     __slots__ = ("key", "name", "derivative", "on_floats")
 
     def __init__(self, key: str, name: str, derivative: Callable[..., tuple[Any, ...]]):
-        self.key = key
-        self.name = name
-        self.derivative = derivative
+        self.key, self.name, self.derivative = key, name, derivative
         self.on_floats: Callable[..., float] = getattr(FLOATS, key, float)  # the forward pass, on floats
 
     def forward(self, f: Any, *operands: Any) -> Any:
