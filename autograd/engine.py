@@ -383,7 +383,10 @@ def topological_order(root: Value) -> list[Value]:
         elif node not in seen:
             seen.add(node)
             edges = node._edges
-            stack += (node, None, *edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
+            if edges:
+                stack += (node, None, *edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
+            else:  # a leaf has nothing below it: it is placed at once
+                order.append(node)
     return order
 
 

@@ -55,15 +55,19 @@ class Scope:
         """The scopes from the outermost (the root excluded) down to this one."""
         return () if self.parent is None else (*self.parent.path(), self)
 
-    def __enter__(self) -> Scope:
-        m = modes()
+    def __enter__(self) -> Scope:  # (runs for every nn module call: written out, not via Modes.set)
+        m = _per_thread.modes
         m.entered.append(m.scope)
-        m.set("scope", self)
+        m.scope = self
+        if m.recording is not None:
+            m.recording = self.tags
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        m = modes()
-        m.set("scope", m.entered.pop())
+        m = _per_thread.modes
+        m.scope = scope = m.entered.pop()
+        if m.recording is not None:
+            m.recording = scope.tags
 
     def __repr__(self) -> str:
         return "Scope(" + "/".join(s.name for s in self.path()) + ")"
