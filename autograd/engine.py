@@ -178,6 +178,16 @@ class Value:
         backward(self, gradient, create_graph=create_graph)
 
 
+def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
+    """A Value from its four parts (the engine made them: no checks)."""
+    node = Value.__new__(Value)
+    node.data = data
+    node.grad = 0.0
+    node._edges = edges
+    node._info = info
+    return node
+
+
 def constant(x: Any, op_name: str = "Value") -> Value:
     """A plain number as a leaf Value marked constant (drawn grey, given no gradient); a Value
     is returned as it is, so operations pass every operand through this."""
@@ -217,21 +227,11 @@ def record(op: Op, *operands: Value) -> Value:
         if not m.grad_enabled:  # no_grad: the result is a leaf
             return _node(out, (), m.scope.tags[ops.LEAF])
         tags = m.scope.tags
-    node = Value.__new__(Value)  # (what _node does, written out)
+    node = Value.__new__(Value)  # (what _node does, written out: this runs for every operation)
     node.data = out
     node.grad = 0.0
     node._edges = operands + op.derivative(FLOATS, out, *data)
     node._info = tags[op]
-    return node
-
-
-def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
-    """A Value from its four parts (the engine made them: no checks)."""
-    node = Value.__new__(Value)
-    node.data = data
-    node.grad = 0.0
-    node._edges = edges
-    node._info = info
     return node
 
 
