@@ -162,7 +162,7 @@ def detect_anomaly() -> Any:
 
 def current_scope() -> Scope:
     """The scope new nodes are recorded under in this thread (the root scope outside any)."""
-    return modes().scope
+    return _per_thread.modes.scope  # (modes(), inlined: every nn module call asks)
 
 
 def scope(name: str) -> Scope:
