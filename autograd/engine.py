@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import filterfalse
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -369,13 +370,15 @@ def topological_order(root: Value) -> list[Value]:
 
     Iterative depth-first search, so a graph of any depth works (no recursion limit). A node
     is pushed, then a ``None`` marker, then its operands: when the marker comes back off the
-    stack, everything below the node is placed, and the node follows it.
+    stack, everything below the node is placed, and the node follows it. Operands already
+    seen are not pushed (in a network most are: every weight is an operand once per sample).
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: expected a Value, got {type(root).__name__}")
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[Value | None] = [root]
+    is_seen = seen.__contains__
     while stack:
         node = stack.pop()
         if node is None:  # the marker: the node under it is complete
@@ -383,8 +386,9 @@ def topological_order(root: Value) -> list[Value]:
         elif node not in seen:
             seen.add(node)
             edges = node._edges
-            if edges:
-                stack += (node, None, *edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
+            if edges:  # the operands not seen yet, reversed so that they pop in order (filtered in C)
+                stack += (node, None)
+                stack.extend(filterfalse(is_seen, edges[(len(edges) >> 1) - 1 :: -1]))
             else:  # a leaf has nothing below it: it is placed at once
                 order.append(node)
     return order
