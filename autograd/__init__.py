@@ -15,35 +15,16 @@ names below, without ``sum`` and ``compile``, so that Python's own are not repla
 ``autograd.sum``, ``autograd.compile``).
 """
 
-from .check import GradcheckError, gradcheck
+from . import check, engine, modes
+from .check import *
 from .compiled import CompileError
 from .compiled import compile as compile  # not in __all__: it would shadow Python's compile
 from .drawing import GraphTooLarge, GraphvizMissing, draw, draw_steps, explore, save_steps
-from .engine import (
-    Parameter,
-    Step,
-    Value,
-    backward_steps,
-    binary_cross_entropy,
-    constant,
-    detached_max,
-    dot,
-    dot_unchecked,
-    grad,
-    pick,
-    topological_order,
-    zero_grad,
-)
-from .engine import (
-    sum as sum,  # (autograd.sum; left out of __all__ so that "import *" keeps Python's sum)
-)
-from .modes import Scope, current_scope, detect_anomaly, enable_grad, gc_paused, is_grad_enabled, no_grad, scope
+from .engine import *
+from .engine import sum as sum  # not in __all__: "import *" keeps Python's sum
+from .modes import *
 
-__all__ = [
-    "Value", "Parameter", "constant", "dot", "pick", "detached_max", "binary_cross_entropy", "dot_unchecked", "grad", "backward_steps", "Step",
-    "topological_order", "zero_grad", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
-    "scope", "Scope", "current_scope", "gc_paused", "gradcheck", "GradcheckError",
-    "draw", "draw_steps", "save_steps", "explore", "GraphTooLarge", "GraphvizMissing", "CompileError",
-]
+__all__ = [*engine.__all__, *modes.__all__, *check.__all__,
+           "draw", "draw_steps", "save_steps", "explore", "GraphTooLarge", "GraphvizMissing", "CompileError"]
 
 __version__ = "0.1.0"

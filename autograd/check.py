@@ -10,19 +10,15 @@ from typing import Any, cast
 from .engine import Value, grad
 from .modes import no_grad
 
+__all__ = ["gradcheck", "GradcheckError"]  # (what ``autograd`` exports from here)
+
 
 class GradcheckError(RuntimeError):
     """Raised by ``gradcheck`` when an analytic gradient disagrees with the numerical one."""
 
 
-def gradcheck(
-    fn: Callable[..., Value],
-    inputs: Sequence[Any] | float,
-    *,
-    eps: float = 1e-6,
-    atol: float = 1e-5,
-    rtol: float = 1e-3,
-) -> bool:
+def gradcheck(fn: Callable[..., Value], inputs: Sequence[Any] | float, *,
+              eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Check ``fn``'s gradients at the float ``inputs`` against central finite differences.
 
     ``fn`` is called as ``fn(*values)`` with one Value per input (as ``torch.autograd.gradcheck``

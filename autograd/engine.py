@@ -17,12 +17,16 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import filterfalse
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 from . import ops
 from .modes import Scope, Tag, _per_thread, gc_paused, modes
 from .ops import FLOATS, INF, Op
+
+__all__ = ["Value", "Parameter", "constant", "dot", "dot_unchecked", "pick", "detached_max",
+           "binary_cross_entropy", "grad", "backward_steps", "Step", "topological_order", "zero_grad"]  # (what ``autograd`` exports from here)
 
 
 def _real(x: Any, what: str) -> float:
@@ -175,6 +179,16 @@ class Value:
         backward(self, gradient, create_graph=create_graph)
 
 
+def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
+    """A Value from its four parts (the engine made them: no checks)."""
+    node = Value.__new__(Value)
+    node.data = data
+    node.grad = 0.0
+    node._edges = edges
+    node._info = info
+    return node
+
+
 def constant(x: Any, op_name: str = "Value") -> Value:
     """A plain number as a leaf Value marked constant (drawn grey, given no gradient); a Value
     is returned as it is, so operations pass every operand through this."""
@@ -202,39 +216,24 @@ def Parameter(data: Any, label: str = "") -> Value:  # noqa: N802  (named like t
 def record(op: Op, *operands: Value) -> Value:
     """The node for table entry ``op`` applied to ``operands`` (Values): its number, and its
     local derivatives as floats, stored on it for the backward pass."""
-    tags = _per_thread.modes.recording  # (modes(), inlined) None under no_grad or detect_anomaly
-    if tags is None:
-        return _record_in_mode(op, operands)
+    tags = _per_thread.modes.recording  # (modes(), inlined) the scope's tags; None under no_grad or detect_anomaly
     n = len(operands)  # one or two operands, most often: a comprehension costs a call on 3.11
     data: Sequence[float] = (operands[0].data,) if n == 1 else (operands[0].data, operands[1].data) if n == 2 \
         else [v.data for v in operands]
     out = op.on_floats(*data)
+    if tags is None:
+        m = modes()
+        if m.anomaly:
+            _check_forward(op, out, operands, data)
+        if not m.grad_enabled:  # no_grad: the result is a leaf
+            return _node(out, (), m.scope.tags[ops.LEAF])
+        tags = m.scope.tags
     node = Value.__new__(Value)  # (what _node does, written out: this runs for every operation)
     node.data = out
     node.grad = 0.0
     node._edges = operands + op.derivative(FLOATS, out, *data)
     node._info = tags[op]
     return node
-
-
-def _node(data: float, edges: tuple[Any, ...], info: Tag) -> Value:
-    """A Value from its four parts (the engine made them: no checks)."""
-    node = Value.__new__(Value)
-    node.data = data
-    node.grad = 0.0
-    node._edges = edges
-    node._info = info
-    return node
-
-
-def _record_in_mode(op: Op, operands: tuple[Value, ...]) -> Value:
-    m, data = modes(), [v.data for v in operands]
-    out = op.on_floats(*data)
-    if m.anomaly:
-        _check_forward(op, out, operands, data)
-    if not m.grad_enabled:  # no_grad: the result is a leaf
-        return _node(out, (), m.scope.tags[ops.LEAF])
-    return _node(out, operands + op.derivative(FLOATS, out, *data), m.scope.tags[op])
 
 
 def _check_forward(op: Op, out: float, operands: Sequence[Value], data: Sequence[float]) -> None:
@@ -371,13 +370,15 @@ def topological_order(root: Value) -> list[Value]:
 
     Iterative depth-first search, so a graph of any depth works (no recursion limit). A node
     is pushed, then a ``None`` marker, then its operands: when the marker comes back off the
-    stack, everything below the node is placed, and the node follows it.
+    stack, everything below the node is placed, and the node follows it. Operands already
+    seen are not pushed (in a network most are: every weight is an operand once per sample).
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: expected a Value, got {type(root).__name__}")
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[Value | None] = [root]
+    is_seen = seen.__contains__
     while stack:
         node = stack.pop()
         if node is None:  # the marker: the node under it is complete
@@ -385,9 +386,9 @@ def topological_order(root: Value) -> list[Value]:
         elif node not in seen:
             seen.add(node)
             edges = node._edges
-            if edges:
+            if edges:  # the operands not seen yet, reversed so that they pop in order (filtered in C)
                 stack += (node, None)
-                stack.extend(edges[(len(edges) >> 1) - 1 :: -1])  # operands reversed: popped in order
+                stack.extend(filterfalse(is_seen, edges[(len(edges) >> 1) - 1 :: -1]))
             else:  # a leaf has nothing below it: it is placed at once
                 order.append(node)
     return order
@@ -416,32 +417,34 @@ def _chain_rule(order: list[Value]) -> None:
                 child.grad += local * g
 
 
-def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Iterator[tuple[Value, Any]]:
+class Step(NamedTuple):
+    """One step of the backward pass: ``node`` passes its complete gradient on to its operands."""
+
+    node: Value
+    grad: float  # d root / d node, complete at this step
+    contributions: tuple[tuple[Value, float, float], ...]  # (operand, local derivative, local * grad)
+
+
+def _traced_chain_rule(order: list[Value], seed: Any, create_graph: bool) -> Iterator[Step]:
     """The chain rule written out in full, for everything but plain ``backward()``: the
     gradients kept in a dict (so no ``.grad`` is touched), the local derivatives recomputed
     as Values from the table's rules when ``create_graph`` (so the gradients are a graph),
-    every contribution checked under ``detect_anomaly``. Yields ``(node, its gradient)`` for
-    each node, in order, after it has passed its gradient on; the leaves come last."""
+    every contribution checked under ``detect_anomaly``. Yields a ``Step`` for each node, from
+    the output back, once its gradient is complete (a leaf's has no contributions)."""
     grads: dict[Value, Any] = {order[-1]: seed}
     check = modes().anomaly
     for node in reversed(order):
-        edges = node._edges
-        if not edges:
-            continue
         g = grads[node]  # (every node in the order is reached: it has a gradient by now)
-        half = len(edges) >> 1
-        operands = edges[:half]
-        locals_ = node._info.op.derivative(VALUES, node, *operands) if create_graph else edges[half:]
-        for child, local in zip(operands, locals_):
+        half = len(node._edges) >> 1
+        operands = node._edges[:half]
+        locals_ = node._info.op.derivative(VALUES, node, *operands) if create_graph and half else node._edges[half:]
+        contributions = tuple((child, local, local * g) for child, local in zip(operands, locals_))
+        for child, local, contribution in contributions:
             before = grads.get(child)
-            contribution = local * g
             grads[child] = total = contribution if before is None else before + contribution
             if check and _is_bad(total) and not (_is_bad(g) or _is_bad(before or 0.0)):
                 _raise_backward(node, child, local, g, contribution, before)
-        yield node, g
-    for node in order:
-        if not node._edges:
-            yield node, grads[node]
+        yield Step(node, g, contributions)
 
 
 def _is_bad(x: Any) -> bool:
@@ -472,7 +475,7 @@ def backward(root: Value, gradient: Any = 1.0, *, create_graph: bool = False) ->
         # The float loop passes on what each .grad holds, so it runs only when no inner node
         # holds a gradient already (from an earlier backward() on this graph): nearly always.
         if create_graph or modes().anomaly or any(node.grad for node in order if node._edges):
-            for node, g in list(_traced_chain_rule(order, seed, create_graph)):
+            for node, g, _ in list(_traced_chain_rule(order, seed, create_graph)):  # (all or nothing)
                 node.grad = g if node.grad == 0.0 else node.grad + g  # (a Value never == 0.0: identity)
         else:
             root.grad += seed
@@ -500,17 +503,10 @@ def grad(output: Value, inputs: Sequence[Value] | Value, *, create_graph: bool =
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
     with gc_paused():
-        found = dict(_traced_chain_rule(topological_order(output), _seed(1.0, create_graph), create_graph))
+        found = {step.node: step.grad for step in _traced_chain_rule(
+            topological_order(output), _seed(1.0, create_graph), create_graph)}
     zero: Any = constant(0.0, "grad") if create_graph else 0.0
     return [found.get(x, zero) for x in inputs]
-
-
-class Step(NamedTuple):
-    """One step of the backward pass: ``node`` passes its complete gradient on to its operands."""
-
-    node: Value
-    grad: float  # d root / d node, complete at this step
-    contributions: tuple[tuple[Value, float, float], ...]  # (operand, local derivative, local * grad)
 
 
 def backward_steps(root: Value, gradient: Any = 1.0) -> Iterator[Step]:
@@ -523,12 +519,8 @@ def backward_steps(root: Value, gradient: Any = 1.0) -> Iterator[Step]:
     >>> [(s.node.op, s.grad, [c for _, _, c in s.contributions]) for s in backward_steps(a * b + a)]
     [('+', 1.0, [1.0, 1.0]), ('*', 1.0, [-3.0, 2.0])]
     """
-    seed = _seed(gradient, False)
-    for node, g in _traced_chain_rule(topological_order(root), seed, False):
-        edges = node._edges
-        half = len(edges) >> 1
-        if half:
-            yield Step(node, g, tuple((c, float(d), d * g) for c, d in zip(edges[:half], edges[half:])))
+    steps = _traced_chain_rule(topological_order(root), _seed(gradient, False), False)
+    return (step for step in steps if step.contributions)
 
 
 def zero_grad(values: Iterable[Value]) -> None:

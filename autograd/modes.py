@@ -16,6 +16,9 @@ from typing import Any, NamedTuple
 
 from .ops import CONSTANT, LEAF, PARAMETER, TABLE, Op
 
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "scope", "Scope", "current_scope",
+           "gc_paused"]  # (what ``autograd`` exports from here)
+
 
 class Tag(NamedTuple):
     """What a node is besides its numbers: the operation that made it, its label, its scope.
@@ -159,7 +162,7 @@ def detect_anomaly() -> Any:
 
 def current_scope() -> Scope:
     """The scope new nodes are recorded under in this thread (the root scope outside any)."""
-    return modes().scope
+    return _per_thread.modes.scope  # (modes(), inlined: every nn module call asks)
 
 
 def scope(name: str) -> Scope:

@@ -28,10 +28,8 @@ from __future__ import annotations
 import functools
 import math
 import operator
-import struct
 import sys
 from collections.abc import Callable
-from operator import mul
 from types import SimpleNamespace
 from typing import Any
 
@@ -90,16 +88,12 @@ def exp(a: float) -> float:
 
 
 def log(a: float) -> float:
-    if a > 0:
-        return math.log(a)
-    return -INF if a == 0 else NAN
+    return math.log(a) if a > 0 else -INF if a == 0 else NAN
 
 
 def log1p(a: float) -> float:
     """``log(1 + a)``, accurate for tiny ``a`` (``log1p(1e-20)`` is ``1e-20``, not 0)."""
-    if a > -1:
-        return math.log1p(a) if a != INF else INF
-    return -INF if a == -1 else NAN
+    return math.log1p(a) if a > -1 else -INF if a == -1 else NAN
 
 
 def sqrt(a: float) -> float:
@@ -107,11 +101,8 @@ def sqrt(a: float) -> float:
 
 
 def sigmoid(a: float) -> float:
-    # two forms so that exp never overflows: exp(-a) for a >= 0, exp(a) otherwise
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = exp(a)
-    return e / (1.0 + e)
+    e = math.exp(-abs(a))  # two forms, so that exp never overflows: 1 / (1 + e^-a) = e^a / (e^a + 1)
+    return 1.0 / (1.0 + e) if a >= 0 else e / (1.0 + e)
 
 
 def relu(a: float) -> float:
@@ -156,7 +147,7 @@ left_to_right: Callable[[Any], float] = sum if sys.version_info < (3, 12) else (
 def dot(*operands: float) -> float:
     """``w · x (+ bias)`` of the operands w1..wn, x1..xn and maybe a bias."""
     n = len(operands) // 2
-    total = left_to_right(map(mul, operands, operands[n : 2 * n]))  # w_i * x_i, in C: neurons are hot
+    total = left_to_right(map(operator.mul, operands, operands[n : 2 * n]))  # w_i * x_i, in C: neurons are hot
     return total + operands[-1] if len(operands) % 2 else total
 
 
@@ -190,7 +181,7 @@ def where(condition: Any, value: Any, rule: Callable[[], Any]) -> Any:
 # PyTorch's binary cross-entropy clamps each log at -100 (so p = 0 or 1 gives a finite loss) and
 # divides its gradient by p(1 - p) clamped at EPSILON, the float32 literal 1e-12
 BCE_LOG_FLOOR = -100.0
-BCE_EPSILON = struct.unpack("f", struct.pack("f", 1e-12))[0]  # 9.99999996e-13
+BCE_EPSILON = 9.999999960041972e-13  # (the float32 nearest 1e-12, as a double)
 
 
 def bce(p: float, y: float) -> float:
@@ -219,9 +210,7 @@ class Op:
     __slots__ = ("key", "name", "derivative", "on_floats")
 
     def __init__(self, key: str, name: str, derivative: Callable[..., tuple[Any, ...]]):
-        self.key = key
-        self.name = name
-        self.derivative = derivative
+        self.key, self.name, self.derivative = key, name, derivative
         self.on_floats: Callable[..., float] = getattr(FLOATS, key, float)  # the forward pass, on floats
 
     def forward(self, f: Any, *operands: Any) -> Any:
@@ -249,40 +238,36 @@ def _d_bce(f: Any, out: Any, p: Any, y: Any) -> tuple[Any, Any]:
 
 
 # Each derivative rule: d out / d operand for each operand, from the result ``out``.
-TABLE: dict[str, Op] = {op.key: op for op in [
-    Op("add", "+", lambda f, out, a, b: (1.0, 1.0)),
-    Op("sub", "-", lambda f, out, a, b: (1.0, -1.0)),
-    Op("mul", "*", lambda f, out, a, b: (b, a)),
-    Op("div", "/", lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b))),  # -(a/b)/b: no b*b to overflow
-    # an exponent that is a Value is differentiated too (PyTorch's pow.Tensor_Tensor)
-    Op("pow", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow(a, b - 1.0)),
-                                          f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a)))),
-    # a plain-number exponent is a constant, not differentiated (pow.Tensor_Scalar): x**2 at x < 0
-    # computes no log(x)
-    Op("pow_const", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO,
-                                                        lambda: b * f.pow_const(a, b - 1.0)), 0.0)),
-    Op("neg", "neg", lambda f, out, a: (-1.0,)),
-    Op("abs", "abs", lambda f, out, a: (f.sign(a),)),
-    Op("exp", "exp", lambda f, out, a: (out,)),
-    Op("log", "log", lambda f, out, a: (f.div(1.0, a),)),
-    Op("log1p", "log1p", lambda f, out, a: (f.div(1.0, a + 1.0),)),
-    Op("sqrt", "sqrt", lambda f, out, a: (f.div(0.5, out),)),
-    Op("tanh", "tanh", lambda f, out, a: (1.0 - out * out,)),
-    Op("sigmoid", "sigmoid", lambda f, out, a: ((1.0 - out) * out,)),
-    Op("relu", "relu", lambda f, out, a: (f.step(out),)),
-    Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs)),
-    Op("dot", "dot", _d_dot),
-    # the operand at a whole-number index (the last operand, a constant or a traced input)
-    Op("pick", "pick", lambda f, out, *operands: f.onehot(operands[-1], len(operands) - 1) + (MASKED_ZERO,)),
-    # the largest operand, passing no gradient: the shift of a stable softmax, which cancels
-    # out (PyTorch's log_softmax does not differentiate its max either)
-    Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs)),
-    Op("bce", "bce", _d_bce),  # binary cross-entropy (p, target): BCELoss
-]}
-ADD, SUB, MUL, DIV, POW, POW_CONST = (TABLE[k] for k in ("add", "sub", "mul", "div", "pow", "pow_const"))
-NEG, ABS, EXP, LOG, LOG1P, SQRT = (TABLE[k] for k in ("neg", "abs", "exp", "log", "log1p", "sqrt"))
-TANH, SIGMOID, RELU, SUM, DOT = (TABLE[k] for k in ("tanh", "sigmoid", "relu", "sum", "dot"))
-PICK, DETACHED_MAX, BCE = TABLE["pick"], TABLE["detached_max"], TABLE["bce"]
+ADD = Op("add", "+", lambda f, out, a, b: (1.0, 1.0))
+SUB = Op("sub", "-", lambda f, out, a, b: (1.0, -1.0))
+MUL = Op("mul", "*", lambda f, out, a, b: (b, a))
+DIV = Op("div", "/", lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b)))  # -(a/b)/b: no b*b to overflow
+# an exponent that is a Value is differentiated too (PyTorch's pow.Tensor_Tensor)
+POW = Op("pow", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow(a, b - 1.0)),
+                                            f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a))))
+# a plain-number exponent is a constant, not differentiated (pow.Tensor_Scalar): x**2 at x < 0
+# computes no log(x)
+POW_CONST = Op("pow_const", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO,
+                                                                lambda: b * f.pow_const(a, b - 1.0)), 0.0))
+NEG = Op("neg", "neg", lambda f, out, a: (-1.0,))
+ABS = Op("abs", "abs", lambda f, out, a: (f.sign(a),))
+EXP = Op("exp", "exp", lambda f, out, a: (out,))
+LOG = Op("log", "log", lambda f, out, a: (f.div(1.0, a),))
+LOG1P = Op("log1p", "log1p", lambda f, out, a: (f.div(1.0, a + 1.0),))
+SQRT = Op("sqrt", "sqrt", lambda f, out, a: (f.div(0.5, out),))
+TANH = Op("tanh", "tanh", lambda f, out, a: (1.0 - out * out,))
+SIGMOID = Op("sigmoid", "sigmoid", lambda f, out, a: ((1.0 - out) * out,))
+RELU = Op("relu", "relu", lambda f, out, a: (f.step(out),))
+SUM = Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs))
+DOT = Op("dot", "dot", _d_dot)
+# the operand at a whole-number index (the last operand, a constant or a traced input)
+PICK = Op("pick", "pick", lambda f, out, *operands: f.onehot(operands[-1], len(operands) - 1) + (MASKED_ZERO,))
+# the largest operand, passing no gradient: the shift of a stable softmax, which cancels
+# out (PyTorch's log_softmax does not differentiate its max either)
+DETACHED_MAX = Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs))
+BCE = Op("bce", "bce", _d_bce)  # binary cross-entropy (p, target): BCELoss
+TABLE: dict[str, Op] = {op.key: op for op in (ADD, SUB, MUL, DIV, POW, POW_CONST, NEG, ABS, EXP, LOG, LOG1P, SQRT,
+                                              TANH, SIGMOID, RELU, SUM, DOT, PICK, DETACHED_MAX, BCE)}
 
 # Leaves are marked with pseudo-operations (``.op`` is "" for all three): a Value the user
 # made, a constant the engine made from a plain-number operand, a parameter a model learns.

@@ -34,7 +34,53 @@ from .optim import Optimizer
 CHECK_EVERY = 1000
 
 
-class CompiledSteps:
+class ArrayTraining:
+    """The state of a compiled training loop: ``model``'s parameters in one float64 array
+    (``theta``), the optimizer's running state (momentum, Adam's averages) as arrays, and the
+    last gradients. ``update(grads)`` moves them by the optimizer's own rule; ``sync()`` writes
+    them back to the parameters and the optimizer. ``what`` and ``otherwise`` name the caller
+    and the eager way in messages."""
+
+    def __init__(self, model: Module, optimizer: Optimizer, what: str, otherwise: str):
+        try:
+            import numpy as np
+        except ImportError as error:
+            raise ModuleNotFoundError(f"{what} replays the training step with NumPy, which is not installed: "
+                                      f"{autograd.compiled.INSTALL_HINT}; or {otherwise}") from error
+        self.np = np
+        self.model, self.optimizer = model, optimizer
+        self.params = model.parameters()
+        if len(optimizer.params) != len(self.params) or any(a is not b for a, b in zip(optimizer.params, self.params)):
+            raise ValueError(f"{what}: the optimizer must update exactly model.parameters(), in that order")
+        self.grads = np.zeros(len(self.params))
+        self.read()
+
+    def read(self) -> None:
+        """Start from the parameters' ``.data`` and the optimizer's state as they are now."""
+        np = self.np
+        self.theta = np.array([p.data for p in self.params], dtype=float)
+        self.state = tuple(None if column[0] is None else np.array(column, dtype=float)
+                           for column in zip(*self.optimizer.state))
+
+    def update(self, grads: Any) -> None:
+        """What ``optimizer.step()`` does, by its own rule, on every parameter at once."""
+        opt = self.optimizer
+        opt.steps += 1
+        with self.np.errstate(all="ignore"):  # a diverging run gives inf and nan, as eagerly, without warnings
+            delta, self.state = opt.rule(self.np.sqrt, self.theta, grads, self.state)
+            self.theta -= delta
+        self.grads = grads
+
+    def sync(self) -> None:
+        """Write the trained weights to every parameter's ``.data``, the last gradients to
+        ``.grad``, and the optimizer's state back to it (so eager steps may follow)."""
+        for p, d, g in zip(self.params, self.theta.tolist(), self.grads.tolist()):
+            p.data, p.grad = d, g
+        columns = [[None] * len(self.params) if s is None else s.tolist() for s in self.state]
+        self.optimizer.state = list(zip(*columns))
+
+
+class CompiledSteps(ArrayTraining):
     """Training steps of ``model`` under ``loss_fn`` and ``optimizer`` on samples ``X`` with
     targets ``y``, replayed with NumPy; ``step(indices)`` trains on those samples.
 
@@ -52,16 +98,9 @@ class CompiledSteps:
     """
 
     def __init__(self, model: Module, loss_fn: Loss, optimizer: Optimizer, X: Sequence[Any], y: Sequence[Any]):
-        try:
-            import numpy as np
-        except ImportError as error:
-            raise ModuleNotFoundError("fit(compile=True) replays the training step with NumPy, which is not installed: "
-                                      f"{autograd.compiled.INSTALL_HINT}; or train with compile=False") from error
-        self.np = np
-        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        self.params = model.parameters()
-        if len(optimizer.params) != len(self.params) or any(a is not b for a, b in zip(optimizer.params, self.params)):
-            raise ValueError("fit(compile=True): the optimizer must update exactly model.parameters(), in that order")
+        super().__init__(model, optimizer, "fit(compile=True)", "train with compile=False")
+        np = self.np
+        self.loss_fn = loss_fn
         try:
             self.X = np.asarray(X, dtype=float)
         except (TypeError, ValueError):
@@ -72,10 +111,6 @@ class CompiledSteps:
         width = 1 if isinstance(first, autograd.Value) else len(first)
         self.T = np.array([loss_fn.target_numbers(i, t, width) for i, t in enumerate(y)], dtype=float)
         self.compiled = autograd.compile(self._sample_loss, self.params, batch=True, check_every=CHECK_EVERY)
-        self.theta = np.array([p.data for p in self.params], dtype=float)
-        self.grads = np.zeros(len(self.params))
-        self.state = tuple(None if column[0] is None else np.array(column, dtype=float)
-                           for column in zip(*optimizer.state))
 
     def _sample_loss(self, x: Any, target: list[Any]) -> tuple[autograd.Value, Any]:
         out = self.model(x)
@@ -98,11 +133,7 @@ class CompiledSteps:
                 if bad.size:
                     row = outputs[bad[0]]
                     self.loss_fn.check_output(int(bad[0]), float(row[~((row >= 0.0) & (row <= 1.0))][0]))
-            opt = self.optimizer
-            opt.steps += 1  # what optimizer.step() does, on arrays: its own rule, on every parameter at once
-            delta, self.state = opt.rule(np.sqrt, self.theta, grads, self.state)
-            self.theta -= delta
-        self.grads = grads
+        self.update(grads)
         return float(loss), outputs
 
     def accuracy(self, outputs: list[Any], indices: Sequence[int]) -> float | None:
@@ -117,15 +148,6 @@ class CompiledSteps:
         changes = self.np.abs(self.theta - before)
         largest = float(changes.max())
         return largest if largest == largest else max(changes.tolist())  # Python's max treats nan its own way
-
-    def sync(self) -> None:
-        """Write the trained weights to every parameter's ``.data``, the last gradients to
-        ``.grad``, and the optimizer's state back to it (so eager steps may follow)."""
-        for p, d, g in zip(self.params, self.theta.tolist(), self.grads.tolist()):
-            p.data, p.grad = d, g
-        n = len(self.params)
-        columns = [[None] * n if s is None else s.tolist() for s in self.state]
-        self.optimizer.state = list(zip(*columns))
 
 
 def _values(sample: Any) -> Any:

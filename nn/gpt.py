@@ -29,6 +29,7 @@ from typing import Any
 import autograd
 from autograd import Parameter, Value, no_grad
 
+from .compiled import ArrayTraining
 from .layers import MLP, Layer, _check_size, softmax
 from .losses import CrossEntropyLoss, Loss
 from .module import Module
@@ -334,7 +335,7 @@ class GPT(Module):
         return CompiledStep(self, optimizer, loss_fn=loss_fn, check_every=check_every)
 
 
-class CompiledStep:
+class CompiledStep(ArrayTraining):
     """Training steps of a GPT, one sequence per step, replayed with NumPy (compile mode).
 
     ``step(tokens)`` takes one whole sequence, boundary tokens included (``[26, 4, 12, 12, 0,
@@ -363,34 +364,17 @@ class CompiledStep:
 
     def __init__(self, model: GPT, optimizer: Optimizer, *, loss_fn: Loss | None = None,
                  check_every: int = CHECK_EVERY):
-        try:
-            import numpy
-        except ImportError as error:
-            raise ModuleNotFoundError(f"GPT.compiled_step replays the training step with NumPy, which is not installed: "
-                                      f"{autograd.compiled.INSTALL_HINT}; or train eagerly") from error
-        self.np = numpy
-        self.model = model
-        self.optimizer = optimizer
+        super().__init__(model, optimizer, "GPT.compiled_step", "train eagerly")
+        self.model: GPT = model
         self.loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
-        self.params = model.parameters()
-        if len(optimizer.params) != len(self.params) or any(a is not b for a, b in zip(optimizer.params, self.params)):
-            raise ValueError("GPT.compiled_step: the optimizer must update exactly model.parameters(), in that order")
         self.compiled = autograd.compile(self._sequence_loss, self.params, check_every=check_every)
-        self.theta: Any = None
-        self.state: tuple[Any, ...] = ()
-        self._read()
-        self.grads = numpy.zeros(len(self.params))
 
     def _sequence_loss(self, inputs: list[Value], targets: list[Value]) -> Value:
         return self.loss_fn(self.model(inputs), targets)  # traced: inputs and targets are Values
 
     def __call__(self, tokens: Sequence[int]) -> float:
         loss, grads = self._evaluate(tokens)
-        opt = self.optimizer
-        opt.steps += 1  # what optimizer.step() does, by its own rule, on every parameter at once
-        delta, self.state = opt.rule(self.np.sqrt, self.theta, grads, self.state)
-        self.theta = self.theta - delta
-        self.grads = grads
+        self.update(grads)
         return loss
 
     def loss(self, tokens: Sequence[int]) -> float:
@@ -410,23 +394,8 @@ class CompiledStep:
         """The lengths of sequence (boundaries included) compiled so far: one program each."""
         return sorted(len(inputs) + 1 for inputs, _ in self.compiled.programs)
 
-    def _read(self) -> None:
-        np = self.np
-        self.theta = np.array([p.data for p in self.params], dtype=float)
-        # the optimizer's state as one array per running number (Adam's m and v), as fit's compiled steps hold it
-        self.state = tuple(None if column[0] is None else np.array(column, dtype=float)
-                           for column in zip(*self.optimizer.state))
-
-    def sync(self) -> None:
-        """Write the trained weights to every parameter's ``.data``, the last gradients to
-        ``.grad`` and the optimizer's running state back to it (so eager steps may follow)."""
-        for p, d, g in zip(self.params, self.theta.tolist(), self.grads.tolist()):
-            p.data, p.grad = d, g
-        columns = [[None] * len(self.params) if s is None else s.tolist() for s in self.state]
-        self.optimizer.state = list(zip(*columns))
-
     def __enter__(self) -> CompiledStep:
-        self._read()  # start from the parameters (and the optimizer's state) as they are now
+        self.read()  # start from the parameters (and the optimizer's state) as they are now
         return self
 
     def __exit__(self, *exc: object) -> None:
