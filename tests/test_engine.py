@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import random
 import tracemalloc
 
 import pytest
@@ -215,3 +216,43 @@ def test_a_parameter_is_a_value_with_a_mark():
     assert not y.is_parameter and not Value(0.5).is_parameter and not autograd.constant(0.5).is_parameter
     y.backward()
     assert w.grad == 3.0
+
+
+def test_topological_order_is_the_depth_first_postorder_of_the_operands():
+    # The order backward accumulates in (and compile mode replays, and drawings number by): each
+    # node once, after its operands, in the postorder of a depth-first walk that takes operands
+    # in order. The oracle is that walk written recursively, on graphs where operands are shared
+    # (weights used by several nodes, a node reused deeper down) and repeated (x * x).
+
+    def postorder(root: Value) -> list[Value]:
+        order: list[Value] = []
+        seen: set[Value] = set()
+
+        def visit(v: Value) -> None:
+            if v not in seen:
+                seen.add(v)
+                for c in v.children:
+                    visit(c)
+                order.append(v)
+
+        visit(root)
+        return order
+
+    rng = random.Random(7)
+    for _ in range(200):
+        nodes = [Value(rng.uniform(-1, 1)) for _ in range(4)]
+        for _ in range(rng.randint(1, 30)):
+            kind = rng.random()
+            if kind < 0.3:
+                nodes.append(rng.choice(nodes) * rng.choice(nodes))
+            elif kind < 0.5:
+                nodes.append(autograd.sum(rng.sample(nodes, rng.randint(1, min(4, len(nodes))))))
+            elif kind < 0.7:
+                k = rng.randint(1, 3)
+                nodes.append(autograd.dot(rng.choices(nodes, k=k), rng.choices(nodes, k=k), bias=rng.choice(nodes)))
+            else:
+                nodes.append(rng.choice(nodes).tanh())
+        root = nodes[-1]
+        order = autograd.topological_order(root)
+        assert order == postorder(root)
+        assert len(set(order)) == len(order) and order[-1] is root
