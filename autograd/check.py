@@ -10,7 +10,8 @@ from typing import Any, cast
 from .engine import Value, grad
 from .modes import no_grad
 
-__all__ = ["gradcheck", "GradcheckError"]  # (what ``autograd`` exports from here)
+# what ``autograd`` exports from here
+__all__ = ["gradcheck", "GradcheckError"]
 
 
 class GradcheckError(RuntimeError):

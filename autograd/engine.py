@@ -25,8 +25,9 @@ from . import ops
 from .modes import Scope, Tag, _per_thread, gc_paused, modes
 from .ops import FLOATS, INF, Op
 
+# what ``autograd`` exports from here
 __all__ = ["Value", "Parameter", "constant", "dot", "dot_unchecked", "pick", "detached_max",
-           "binary_cross_entropy", "grad", "backward_steps", "Step", "topological_order", "zero_grad"]  # (what ``autograd`` exports from here)
+           "binary_cross_entropy", "grad", "backward_steps", "Step", "topological_order", "zero_grad"]
 
 
 def _real(x: Any, what: str) -> float:

@@ -16,8 +16,9 @@ from typing import Any, NamedTuple
 
 from .ops import CONSTANT, LEAF, PARAMETER, TABLE, Op
 
+# what ``autograd`` exports from here
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "scope", "Scope", "current_scope",
-           "gc_paused"]  # (what ``autograd`` exports from here)
+           "gc_paused"]
 
 
 class Tag(NamedTuple):

@@ -358,8 +358,9 @@ class CompiledStep(ArrayTraining):
     (``optimizer.rule``, the one ``optimizer.step()`` runs) moves all of it at once, reading
     ``optimizer.lr`` at each step: set it for a schedule, as in the eager loop. ``sync()``
     writes the array back to every parameter's ``.data`` (the last gradients to ``.grad``, the
-    optimizer's running state back to it, so eager steps may follow); leaving a ``with`` block does it, also when the block is interrupted. ``loss(tokens)`` is
-    the loss at the current weights, without training (for validation). Needs NumPy.
+    optimizer's running state back to it, so eager steps may follow); leaving a ``with`` block
+    does it, also when the block is interrupted. ``loss(tokens)`` is the loss at the current
+    weights, without training (for validation). Needs NumPy.
     """
 
     def __init__(self, model: GPT, optimizer: Optimizer, *, loss_fn: Loss | None = None,
