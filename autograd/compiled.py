@@ -149,21 +149,31 @@ class Arrays:
 
     @staticmethod
     def pick(*operands: Any) -> Any:
-        index, n = operands[-1], len(operands) - 1
-        bad = ~((index >= 0) & (index < n) & (index == np.floor(index)))  # ops.pick's check
+        return Arrays.pick_of_rows(np.stack(operands))
+
+    @staticmethod
+    def pick_of_rows(rows: Any) -> Any:
+        index, n = rows[-1], len(rows) - 1
+        whole = index.astype(np.intp)  # (nan and infinities give some integer, not equal to them)
+        bad = (whole != index) | (whole.view(np.uintp) >= n)  # ops.pick's check (a negative is huge unsigned)
         if bad.any():
             raise PickIndexError(f"pick: index {float(np.asarray(index)[bad].flat[0])!r} is not a whole number "
                                  f"from 0 to {n - 1}; pass an index in that range")
-        return np.take_along_axis(np.stack(operands[:-1]), index[None].astype(np.intp), axis=0)[0]
+        size = index.size  # row whole[k] of rows, at element k: one flat read
+        return rows.reshape(-1)[whole.reshape(-1) * size + np.arange(size)].reshape(index.shape)
 
     @staticmethod
     def onehot(index: Any, n: int) -> tuple[Masked, ...]:
         hits = index == np.arange(n).reshape((n,) + (1,) * np.ndim(index))  # ops.onehot: one comparison for all n
-        return tuple(Masked(~hit, value) for hit, value in zip(hits, hits.astype(float)))
+        return tuple(map(Masked, ~hits, hits.astype(float)))
 
     @staticmethod
     def detached_max(*xs: Any) -> Any:
-        return np.maximum.reduce(xs)  # nan if one is nan; of equal ones the later, as ops.largest
+        return Arrays.detached_max_of_rows(np.stack(xs))
+
+    @staticmethod
+    def detached_max_of_rows(rows: Any) -> Any:
+        return np.maximum.reduce(rows)  # nan if one is nan; of equal ones the later, as ops.largest
 
     @staticmethod
     def sign(a: Any) -> Any:
@@ -190,6 +200,9 @@ class Arrays:
         return (y - 1.0) * np.maximum(np.log1p(-p), ops.BCE_LOG_FLOOR) - y * np.maximum(np.log(p), ops.BCE_LOG_FLOOR)
 
 ARRAYS = Arrays()
+# n-ary entries whose group reads its operands as one (operands, nodes[, samples]) array
+OF_ROWS = {ops.SUM: Arrays.sum_of_rows, ops.DOT: Arrays.dot_of_rows, ops.PICK: Arrays.pick_of_rows,
+           ops.DETACHED_MAX: Arrays.detached_max_of_rows}
 
 
 # --- the program ---------------------------------------------------------------------------
@@ -334,10 +347,10 @@ class Group:
         self.exponent = exponent  # for x ** c: the constant c, shared by the group
         self.positions = positions  # the nodes' places in the trace (eager goes backward through them)
         self.shape = operands.shape[::-1]
-        # a sum or dot reads its operands in one read, arity-major (operands, nodes[, samples]);
+        # an n-ary entry (OF_ROWS) reads its operands in one read, arity-major (operands, nodes[, samples]);
         # other operations one read per operand (a slice, no copy, when the slots are consecutive)
-        self.stacked = op is ops.SUM or op is ops.DOT
-        self.read = _index(operands.T.reshape(-1)) if self.stacked else [_index(column) for column in operands.T]
+        self.of_rows = OF_ROWS.get(op)
+        self.read = _index(operands.T.reshape(-1)) if self.of_rows else [_index(column) for column in operands.T]
         # set by Program._plan_backward:
         self.columns: list[int] = []  # the operands whose gradients are needed
         self.locals: list[tuple[str, Any, Any]] | None = None  # see _plan_locals
@@ -347,9 +360,9 @@ class Group:
         self.direct: slice | None = None  # see Program._plan_writes
 
     def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
-        if self.stacked:
+        if self.of_rows:
             rows = vals[self.read].reshape(self.shape + vals.shape[1:])
-            out = ARRAYS.sum_of_rows(rows) if self.op is ops.SUM else ARRAYS.dot_of_rows(rows)
+            out = self.of_rows(rows)
         else:
             rows = [vals[read] for read in self.read]
             if self.exponent is not None:
@@ -430,7 +443,7 @@ class Group:
                 found.append(("operands", source))
         runs: list[tuple[str, int, list[Any]]] = []  # (kind, first column, sources): one NumPy call each
         for i, (what, source) in enumerate(found):
-            if runs and runs[-1][0] == what and (what != "operands" or self.stacked and runs[-1][2][-1] + 1 == source):
+            if runs and runs[-1][0] == what and (what != "operands" or self.of_rows and runs[-1][2][-1] + 1 == source):
                 runs[-1][2].append(source)  # the next column, from the next operand: the same slice
             else:
                 runs.append((what, i, [source]))
@@ -440,7 +453,7 @@ class Group:
             if what == "numbers":
                 self.locals.append((what, into, np.array(sources, dtype=float)))
             elif what == "operands":  # rows[source]: a slice of the stacked operands, or one operand
-                self.locals.append((what, into, slice(sources[0], sources[-1] + 1) if self.stacked else sources[0]))
+                self.locals.append((what, into, slice(sources[0], sources[-1] + 1) if self.of_rows else sources[0]))
             else:
                 self.locals.append((what, into, None))
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import autograd
 import nn
 from autograd import CompileError, Parameter, Value, detect_anomaly, no_grad
+from autograd.compiled import PickIndexError
 from autograd.engine import record
 from autograd.ops import TABLE
 
@@ -447,6 +448,18 @@ def test_a_bad_traced_index_says_which_index_and_the_valid_range():
         step(3)
     with pytest.raises(IndexError, match=r"index -1\.0 is not a whole number from 0 to 2"):  # as eager's pick
         step(-1)
+    for bad in (1.5, 2.9999999999999996, math.nan, math.inf, -math.inf, 1e300, -1e300, 2.0**63, -(2.0**63)):
+        with pytest.raises(IndexError) as eager_error:
+            autograd.pick(ws, bad)
+        with pytest.raises(PickIndexError, match=r"is not a whole number from 0 to 2") as compiled_error:
+            step(bad)
+        assert str(eager_error.value) in str(compiled_error.value)  # the same index, written the same way
+    assert step(-0.0).value == autograd.pick(ws, -0.0).data == 0.5  # -0.0 is a whole number: index 0
+    batch = autograd.compile(lambda i: autograd.pick(ws, i), ws, batch=True)
+    for _ in range(3):  # traced (and checked by tracing again), then replayed
+        assert batch([0.0, 2.0, 1.0]).value == pytest.approx((0.5 + 3.0 - 2.0) / 3)
+    with pytest.raises(PickIndexError, match=r"index 7\.0 is not a whole number from 0 to 2"):
+        batch([0.0, 7.0, 1.0])
 
 
 def test_compiled_training_guard_sees_the_live_parameter_numbers():
