@@ -254,35 +254,45 @@ def _rounds(slots: Any, positions: Any) -> list[Round]:
     pairs are sorted by position, so that reads and writes are slices where they can be."""
     if not slots.size:
         return []
-    order = np.argsort(slots, kind="stable")
+    order = _stable_order(slots)
     rank = np.empty(slots.size, dtype=np.intp)
     rank[order] = _ranks(slots[order])  # how many values of its slot come before this one
-    by_round = _lexsort(slots, rank)
+    by_round = order[_stable_order(rank[order])]  # round by round, each sorted by slot
     bounds = np.searchsorted(rank[by_round], np.arange(int(rank.max()) + 2)).tolist()
-    return _make_rounds([(slots[by_round[a:b]], positions[by_round[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])])
+    return _make_rounds(slots[by_round], positions[by_round], bounds)
 
 
-def _make_rounds(parts: list[tuple[Any, Any]]) -> list[Round]:
-    """Rounds from each round's (slots, positions), sorted by slot. Consecutive rounds over the
-    same slots are stacked (a layer's inputs get one contribution from each of its neurons):
-    a cumulative sum over them adds each slot's values one after the other, as the rounds
-    would, in one NumPy call. A round alone is sorted by position (slices where it can)."""
+def _make_rounds(slots: Any, positions: Any, bounds: list[int]) -> list[Round]:
+    """Rounds from (slot, position) pairs listed round after round, each round sorted by slot
+    (round i is ``bounds[i]:bounds[i + 1]``), where a slot in a round is in every round before
+    it: consecutive rounds of one size then hold the same slots. Three or more of them are
+    stacked (a layer's inputs get one contribution from each of its neurons): a cumulative sum
+    adds each slot's values one after the other, as the rounds would, in one NumPy call. (Two
+    cost less as two adds, over slices often.) A round alone is sorted by position (slices
+    where it can)."""
     rounds = []
-    i = 0
-    while i < len(parts):
-        slots, positions = parts[i]
-        j = i + 1
-        while j < len(parts) and np.array_equal(parts[j][0], slots):
-            j += 1
-        if j - i == 2:
-            j = i + 1  # two rounds cost less as two adds (over slices, often)
-        if j - i > 1:
-            rounds.append(Round(_index(slots), np.stack([p for _, p in parts[i:j]]), False, True))
-        else:
-            by = np.argsort(positions, kind="stable")
-            rounds.append(Round(_index(slots[by]), _index(positions[by]), False))
-        i = j
+    sizes = np.diff(bounds)
+    runs = _runs(sizes)  # rounds of one size
+    for i, j in zip(runs[:-1], runs[1:]):
+        a, n = bounds[i], int(sizes[i])
+        if j - i > 2:
+            rounds.append(Round(_index(slots[a : a + n]), positions[a : bounds[j]].reshape(j - i, n), False, True))
+            continue
+        for a, b in zip(bounds[i:j], bounds[i + 1 : j + 1]):
+            by = np.argsort(positions[a:b], kind="stable")
+            rounds.append(Round(_index(slots[a:b][by]), _index(positions[a:b][by]), False))
     return rounds
+
+
+def _runs(*keys: Any) -> list[int]:
+    """Where the runs of equal keys (arrays of one length) begin, and where the last ends."""
+    if not keys[0].size:
+        return [0]
+    change = np.zeros(keys[0].size + 1, dtype=bool)
+    change[[0, -1]] = True
+    for k in keys:
+        change[1:-1] |= k[1:] != k[:-1]
+    return np.flatnonzero(change).tolist()
 
 
 def _ranks(keys: Any) -> Any:
@@ -295,15 +305,12 @@ def _ranks(keys: Any) -> Any:
     return index - np.maximum.accumulate(np.where(first, index, 0))
 
 
-def _lexsort(*keys: Any) -> Any:
-    """``np.lexsort(keys)`` (the last key sorts first) for non-negative integer keys that together
-    tell every element apart: as one combined key, which sorts several times faster."""
-    bound, combined = 1, np.zeros(keys[0].size, dtype=np.int64)
-    for key in reversed(keys):
-        width = int(key.max()) + 1 if key.size else 1
-        bound *= width
-        combined = combined * width + key
-    return np.argsort(combined) if bound < 2**63 else np.lexsort(keys)
+def _stable_order(keys: Any) -> Any:
+    """``np.argsort(keys, kind="stable")`` for non-negative integer keys: a radix sort, several
+    times faster, when they fit in 16 bits."""
+    if keys.size and int(keys.max()) < 2**16:
+        keys = keys.astype(np.uint16)
+    return np.argsort(keys, kind="stable")
 
 
 def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
@@ -570,11 +577,15 @@ class Graph(NamedTuple):
     planned from, and (``fingerprint``) the structure the guard compares."""
 
     table: list[Any]  # each node's table entry (None for a leaf)
+    kinds: Any  # (array) the same as numbers (CODES)
     arity: Any  # (array) each node's number of operands
     operands: Any  # (array) the positions in the trace of every node's operands, node after node
-    level: list[int]  # 0 for a leaf, else one more than its deepest operand's
+    level: Any  # (array) 0 for a leaf, else one more than its deepest operand's
     position: dict[Value, int]
     fingerprint: tuple[Any, ...]
+
+
+CODES = {op: k for k, op in enumerate((None, *ops.TABLE.values()))}  # the table's entries as numbers (None: a leaf)
 
 
 def parameter_kinds(params: Sequence[Value]) -> dict[Value, tuple[str, int]]:
@@ -589,7 +600,6 @@ def read_graph(trace: Trace, params: dict[Value, tuple[str, int]]) -> Graph:
     for i, v in enumerate(trace.inputs):
         inputs.setdefault(v, ("x", i))
     position: dict[Value, int] = {}
-    at = position.__getitem__
     table: list[Any] = []
     arity: list[int] = []
     operands: list[int] = []
@@ -598,11 +608,15 @@ def read_graph(trace: Trace, params: dict[Value, tuple[str, int]]) -> Graph:
     for i, v in enumerate(trace.order):
         position[v] = i
         edges = v._edges
-        if edges:
+        if edges:  # (itemgetter looks up all the operands in one call)
             n = len(edges) >> 1
-            mine = list(map(at, edges[:n]))
+            if n == 1:
+                mine: Any = (position[edges[0]],)
+                level.append(1 + level[mine[0]])
+            else:
+                mine = operator.itemgetter(*edges[:n])(position)
+                level.append(1 + max(operator.itemgetter(*mine)(level)))
             operands += mine
-            level.append(1 + max(map(level.__getitem__, mine)))
             table.append(v._info.op)
             arity.append(n)
         else:
@@ -613,9 +627,11 @@ def read_graph(trace: Trace, params: dict[Value, tuple[str, int]]) -> Graph:
     aux = [] if trace.aux is None else [trace.aux] if isinstance(trace.aux, Value) else list(trace.aux)
     arities = np.fromiter(arity, dtype=np.intp, count=len(arity))
     positions = np.fromiter(operands, dtype=np.intp, count=len(operands))
-    fingerprint = (np.fromiter(map(id, table), dtype=np.int64, count=len(table)).tobytes(), arities.tobytes(),
-                   positions.tobytes(), tuple(leaves), tuple(position.get(v, -1) for v in aux))
-    return Graph(table, arities, positions, level, position, fingerprint)
+    kinds = np.fromiter(map(CODES.__getitem__, table), dtype=np.intp, count=len(table))
+    fingerprint = (kinds.tobytes(), arities.tobytes(), positions.tobytes(), tuple(leaves),
+                   tuple(position.get(v, -1) for v in aux))
+    return Graph(table, kinds, arities, positions, np.fromiter(level, dtype=np.intp, count=len(level)),
+                 position, fingerprint)
 
 
 class Program:
@@ -630,24 +646,26 @@ class Program:
             slot[v] = i
         for v in inputs:
             slot.setdefault(v, len(slot))
-        leaves = other_leaves(order, slot)
+        leaf_at = np.flatnonzero(graph.arity == 0)
+        leaf_nodes = [order[i] for i in leaf_at.tolist()]
+        leaves = other_leaves(leaf_nodes, slot)
         for v in leaves:
             slot[v] = len(slot)
         self.batch = batch
         self.n_params = len(params)
         self.n_inputs = len(inputs)
         slot_of = np.full(len(order), -1, dtype=np.intp)  # each node's slot, by its position in the trace
-        for i in np.flatnonzero(graph.arity == 0).tolist():
-            v = order[i]
-            slot_of[i] = slot[v]
-            if v.is_parameter and slot[v] >= len(params):
+        slot_of[leaf_at] = np.fromiter(map(slot.__getitem__, leaf_nodes), dtype=np.intp, count=len(leaf_nodes))
+        for i in np.flatnonzero(slot_of[leaf_at] >= len(params)).tolist():
+            if leaf_nodes[i].is_parameter:
                 raise CompileError(
-                    f"the function uses a parameter ({v!r}) that is not among the {len(params)} "
+                    f"the function uses a parameter ({leaf_nodes[i]!r}) that is not among the {len(params)} "
                     "parameters passed to compile; pass all of them (e.g. model.parameters())"
                 )
         self.groups = self._groups(order, graph, slot_of, len(slot))  # numbers the computed nodes, group by group
         self.size = self.groups[-1].out.stop if self.groups else len(slot)
         self.root = int(slot_of[-1])
+        self.after = int(graph.arity.sum()) - np.cumsum(graph.arity)  # how many operands the nodes after each have
         # with a batch axis, the parameters are copied into every sample's column only when
         # something other than a matrix product's weights reads them
         read = [g.operands.reshape(-1) if isinstance(g, Group) else np.arange(self.size)[g.inputs].reshape(-1)
@@ -672,27 +690,34 @@ class Program:
         self.param_grads = np.zeros(len(params))  # what matrix products give the parameters (summed over samples)
 
     def _groups(self, order: list[Value], graph: Graph, slot_of: Any, first: int) -> list[Any]:
-        """The computed nodes in groups (see Group), level by level; numbers them from ``first``."""
-        buckets: dict[tuple[Any, ...], list[int]] = {}
+        """The computed nodes in groups (see Group), level by level; numbers them from ``first``.
+        A group's nodes share a level, a table entry, a number of operands (and pow_const's
+        exponent); they keep their order in the trace."""
         arity = graph.arity
-        for i, (op, level, n) in enumerate(zip(graph.table, graph.level, arity.tolist())):
-            if op is not None:
-                exponent = order[i]._edges[1].data if op is ops.POW_CONST else None
-                key = (level, id(op), n, exponent if exponent == exponent else "nan")
-                buckets.setdefault(key, []).append(i)
+        computed = np.flatnonzero(arity)
+        exponent = np.zeros(len(order), dtype=np.intp)  # pow_const's exponents, numbered (nan is one)
+        numbered: dict[Any, int] = {}
+        for i in computed[graph.kinds[computed] == CODES[ops.POW_CONST]].tolist():
+            e = order[i]._edges[1].data
+            exponent[i] = numbered.setdefault(e if e == e else "nan", len(numbered))
+        keys = (graph.level, graph.kinds, arity, exponent)
+        by = computed[np.lexsort((computed,) + tuple(k[computed] for k in reversed(keys)))]
+        if not by.size:
+            return []
+        bounds = _runs(*(k[by] for k in keys))
         starts = np.cumsum(arity) - arity  # where each node's operands begin in graph.operands
-        operand_positions = graph.operands
         groups: list[Any] = []
-        for (_, _, n, _), members in sorted(buckets.items(), key=lambda item: item[0][:3]):
-            positions = np.array(members, dtype=np.intp)
-            out = slice(first, first + len(members))  # a group's nodes get consecutive slots: a slice, no copy
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            positions = by[a:b]
+            n = int(arity[positions[0]])
+            out = slice(first, first + b - a)  # a group's nodes get consecutive slots: a slice, no copy
             slot_of[positions] = np.arange(out.start, out.stop)
             first = out.stop
-            operands = slot_of[operand_positions[starts[positions][:, None] + np.arange(n)]]
-            op = graph.table[members[0]]
+            operands = slot_of[graph.operands[starts[positions][:, None] + np.arange(n)]]
+            op = graph.table[positions[0]]
             layer = self._layer(operands, out, positions) if self.batch and op is ops.DOT else None
-            exponent = order[members[0]]._edges[1].data if op is ops.POW_CONST else None
-            groups.append(layer or Group(op, out, operands, exponent, positions))
+            pow_exponent = order[positions[0]]._edges[1].data if op is ops.POW_CONST else None
+            groups.append(layer or Group(op, out, operands, pow_exponent, positions))
         return groups
 
     def _layer(self, operands: Any, out: slice, positions: Any) -> Layer | None:
@@ -740,64 +765,70 @@ class Program:
         eager's order: the rounds of each group, the late array; returns which slots are late."""
         groups = self.groups
         is_late = np.zeros(self.size, dtype=bool)
-        # every contribution of a group to a needed gradient: its slot, group, row (node), column
+        # every contribution of a group to a needed gradient: its slot, group, place in the group's
+        # contributions (column-major), and place in eager's backward pass: eager goes from the
+        # last node back, each node's operands in order (``self.after[p]`` operands come after node p's)
         parts = []
         for i, g in enumerate(groups):
             if isinstance(g, Group) and g.columns:
-                k = g.shape[1]
                 slots = g.operands[:, g.columns].T.reshape(-1)
-                flat = np.arange(slots.size)
-                parts.append((slots, np.full(slots.size, i), flat % k, flat // k, g.positions[flat % k], flat))
+                eager_at = (self.after[g.positions] + np.array(g.columns)[:, None]).reshape(-1)
+                parts.append((slots, np.full(slots.size, i), np.arange(slots.size), eager_at))
         if not parts:
             return is_late
-        slot, group, row, column, position, flat = (np.concatenate(a) for a in zip(*parts))
+        slot, group, flat, eager_at = (np.concatenate(a) for a in zip(*parts))
         keep = needed[slot]
-        slot, group, row, column, position, flat = (a[keep] for a in (slot, group, row, column, position, flat))
-        # each order as one integer key: eager goes from the last node back, each node's operands
-        # in order; a replay from the last group back, in each from its last node back
-        width = int(column.max()) + 1
-        eager_key = (int(position.max()) - position) * width + column
-        replay_key = ((len(groups) - group) * (int(row.max()) + 1) - row) * width + column
-        eager = _lexsort(eager_key, slot)  # eager's order, slot by slot
-        rank = _ranks(slot[eager])
-        key = replay_key[eager]
+        slot, group, flat, eager_at = (a[keep] for a in (slot, group, flat, eager_at))
+        # eager's order, slot by slot: the contributions in eager's order (eager_at tells them
+        # apart), then sorted by slot, stably
+        inverse = np.full(int(eager_at.max()) + 1, -1)
+        inverse[eager_at] = np.arange(eager_at.size)
+        eager = inverse[inverse >= 0]
+        eager = eager[_stable_order(slot[eager])]
+        eager_slot = slot[eager]
+        rank = _ranks(eager_slot)
+        # a replay goes from the last group back, in each as eager does (see the rounds below)
+        key = ((len(groups) - group) * (int(eager_at.max()) + 1) + eager_at)[eager]
         # a slot's gradient adds up as in eager when, along eager's order, the replay's keys
         # increase from its third contribution on (two add the same in either order)
         behind = np.zeros(key.size, dtype=bool)
         behind[2:] = (key[2:] < key[1:-1]) | ((key[2:] < key[:-2]) & (rank[2:] == 2))
-        is_late[slot[eager][(rank >= 2) & behind]] = True
+        is_late[eager_slot[(rank >= 2) & behind]] = True
         is_late &= ~unordered
-        late_ids = eager[is_late[slot[eager]]]  # eager's order, slot by slot
+        eager_late = is_late[eager_slot]
+        late_ids = eager[eager_late]  # eager's order, slot by slot
         at = np.empty(slot.size, dtype=np.intp)
         at[late_ids] = np.arange(late_ids.size)
         self.n_late = int(late_ids.size)
         late = is_late[slot]
-        for i in np.unique(group[late]).tolist() if self.n_late else []:
-            mine = np.flatnonzero(late & (group == i))
-            groups[i].late = (_index(flat[mine]), _index(at[mine]))
+        mine = np.flatnonzero(late)  # (group by group: the contributions are listed so)
+        cuts = _runs(group[mine])
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            groups[int(group[mine[a]])].late = (_index(flat[mine[a:b]]), _index(at[mine[a:b]]))
         # the other contributions in rounds, group by group: the t-th round of a group holds the
         # t-th contribution (in eager's order) of each of its slots, sorted by slot
-        ontime = np.flatnonzero(~late)
-        ordered = ontime[_lexsort(eager_key[ontime], slot[ontime], group[ontime])]
+        ordered = eager[~eager_late]  # on time, slot by slot in eager's order
+        ordered = ordered[_stable_order(group[ordered])]  # ... group by group
         t = np.empty(slot.size, dtype=np.intp)
         t[ordered] = _ranks(group[ordered] * self.size + slot[ordered])
-        ordered = ontime[_lexsort(slot[ontime], t[ontime], group[ontime])]
+        ordered = ordered[_stable_order(t[ordered])]
+        ordered = ordered[_stable_order(group[ordered])]  # by group, round, then slot
         of_group, of_round = group[ordered], t[ordered]
-        bounds = np.flatnonzero(np.r_[True, (of_group[1:] != of_group[:-1]) | (of_round[1:] != of_round[:-1]), True])
-        by_group: dict[int, list[tuple[Any, Any]]] = {}
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            these = ordered[a:b]
-            by_group.setdefault(int(of_group[a]), []).append((slot[these], flat[these]))
-        for i, pieces in by_group.items():
-            groups[i].rounds = _make_rounds(pieces)
+        bounds = _runs(of_group, of_round)
+        owners = of_group[bounds[:-1]]  # each round's group
+        firsts = _runs(owners)  # each group's first round
+        slots, positions = slot[ordered], flat[ordered]
+        for a, b in zip(firsts[:-1], firsts[1:]):
+            groups[int(owners[a])].rounds = _make_rounds(slots, positions, bounds[a : b + 1])
         # the late contributions of each slot are added, in eager's order, just before the slot's
         # group runs backward (the parameters' after the last group)
         late_slots = slot[late_ids]
         starts_of = np.array([g.out.start for g in groups])
         owner = np.searchsorted(starts_of, late_slots, side="right") - 1  # -1: a parameter
-        for i in np.unique(owner).tolist() if late_ids.size else []:  # (np.unique's first call is slow)
-            chosen = np.flatnonzero(owner == i)
-            rounds = _rounds(late_slots[chosen], chosen)
+        cuts = _runs(owner)  # (late_ids are sorted by slot, so by owner)
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            i = int(owner[a])
+            rounds = _rounds(late_slots[a:b], np.arange(a, b))
             if i < 0:
                 self.finish = rounds
             else:
@@ -899,7 +930,7 @@ def add_at(target: Any, slots: Any, values: Any, distinct: bool) -> None:
 
 
 def other_leaves(order: list[Value], known: Any) -> list[Value]:
-    """The leaves that are neither parameters nor inputs (constants, Values captured from
+    """The leaves (of ``order``, some nodes in trace order) that are neither parameters nor inputs (constants, Values captured from
     outside the function), constants first (their numbers are read once), each kind in order."""
     leaves = [v for v in order if not v._edges and v not in known]
     return [v for v in leaves if v.is_constant] + [v for v in leaves if not v.is_constant]
