@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import filterfalse
+from itertools import filterfalse, repeat
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -266,7 +266,9 @@ VALUES = SimpleNamespace(
 def _values(items: Iterable[Any], op_name: str, at_least: int = 0) -> tuple[Value, ...]:
     if isinstance(items, (str, bytes, Value)) or not isinstance(items, Iterable):
         raise TypeError(f"{op_name}: expected a list of Values or numbers, got {type(items).__name__}")
-    values = tuple(constant(v, op_name) for v in items)
+    values = tuple(items)
+    if not all(map(isinstance, values, repeat(Value))):  # (checked in C: most lists hold Values only)
+        values = tuple(constant(v, op_name) for v in values)
     if len(values) < at_least:
         raise ValueError(f"{op_name}: got no values")
     return values
