@@ -65,10 +65,13 @@ def _numpy() -> Any:
 class Masked(NamedTuple):
     """A local derivative that is 0 where ``mask`` holds *whatever the gradient is*
     (``ops.MASKED_ZERO`` on arrays) and ``values`` (maybe one number) elsewhere: the backward
-    pass uses ``where(mask, 0, values * g)``."""
+    pass uses ``where(mask, 0, values * g)``. ``rows``, when set, says that ``mask`` is row
+    ``i`` of a 2-D array ``masks`` (``onehot``'s): ``(masks, values, i)``, so that a backward
+    pass multiplies a run of such columns in one call (see _times_columns)."""
 
     mask: Any
     values: Any
+    rows: tuple[Any, Any, int] | None = None  # (masks, values, i): values one number
 
 
 class Arrays:
@@ -126,11 +129,11 @@ class Arrays:
 
     @staticmethod
     def sum(*xs: Any) -> Any:
-        return Arrays.sum_of_rows(np.stack(xs))
+        return Arrays.sum_of_rows(np.array(xs))
 
     @staticmethod
     def dot(*operands: Any) -> Any:
-        return Arrays.dot_of_rows(np.stack(operands))
+        return Arrays.dot_of_rows(np.array(operands))
 
     # A sum or dot group reads its operands as one (operands, nodes[, samples]) array: these take
     # it as it is (splitting a sum of 300 operands into rows and stacking them again costs more
@@ -149,27 +152,60 @@ class Arrays:
 
     @staticmethod
     def pick(*operands: Any) -> Any:
-        return Arrays.pick_of_rows(np.stack(operands))
+        return Arrays.pick_of_rows(np.array(operands))
 
     @staticmethod
     def pick_of_rows(rows: Any) -> Any:
-        index, n = rows[-1], len(rows) - 1
-        whole = index.astype(np.intp)  # (nan and infinities give some integer, not equal to them)
-        bad = (whole != index) | (whole.view(np.uintp) >= n)  # ops.pick's check (a negative is huge unsigned)
-        if bad.any():
-            raise PickIndexError(f"pick: index {float(np.asarray(index)[bad].flat[0])!r} is not a whole number "
-                                 f"from 0 to {n - 1}; pass an index in that range")
-        size = index.size  # row whole[k] of rows, at element k: one flat read
-        return rows.reshape(-1)[whole.reshape(-1) * size + np.arange(size)].reshape(index.shape)
+        return Arrays._picked(rows, Arrays._at(rows[-1], len(rows) - 1, "pick"), rows[-1].shape)
 
     @staticmethod
-    def onehot(index: Any, n: int) -> tuple[Masked, ...]:
+    def _at(index: Any, n: int, name: str) -> Any:
+        """Where ``rows[index]`` (elementwise, of rows shaped (n, *index.shape)) is in the flat
+        rows, after ops.index_of's check: an index that is not a whole number from 0 to n - 1 is
+        an IndexError, as eagerly."""
+        whole = index.astype(np.intp)  # (nan and infinities give some integer, not equal to them)
+        bad = (whole != index) | (whole.view(np.uintp) >= n)  # (a negative is huge unsigned)
+        if bad.any():
+            raise PickIndexError(f"{name}: index {float(np.asarray(index)[bad].flat[0])!r} is not a whole number "
+                                 f"from 0 to {n - 1}; pass an index in that range")
+        size = index.size
+        return whole.reshape(-1) * size + np.arange(size)  # row whole[k], at element k
+
+    @staticmethod
+    def _picked(rows: Any, at: Any, shape: Any) -> Any:
+        return rows.reshape(-1)[at].reshape(shape)  # (rows: stacked, so the flat read is a view's)
+
+    @staticmethod
+    def onehot(index: Any, n: int, value: float = 1.0) -> tuple[Masked, ...]:
         hits = index == np.arange(n).reshape((n,) + (1,) * np.ndim(index))  # ops.onehot: one comparison for all n
-        return tuple(map(Masked, ~hits, hits.astype(float)))
+        misses = ~hits  # value where hit, a masked zero elsewhere
+        return tuple(Masked(mask, value, (misses, value, i)) for i, mask in enumerate(misses))
+
+    @staticmethod
+    def nll(*operands: Any) -> Any:
+        return Arrays.nll_of_rows(np.array(operands))
+
+    @staticmethod
+    def nll_of_rows(rows: Any) -> Any:
+        n, index = len(rows) // 2, rows[-1]
+        at = Arrays._at(index, n, "nll")
+        return np.log1p(Arrays._nll_sum(rows[:n], at, index.shape)) - Arrays._picked(rows[n : 2 * n], at, index.shape)
+
+    @staticmethod
+    def nll_sum(index: Any, *exps: Any) -> Any:
+        return Arrays._nll_sum(np.array(exps), Arrays._at(index, len(exps), "nll"), np.shape(index))
+
+    @staticmethod
+    def _nll_sum(exps: Any, at: Any, shape: Any) -> Any:
+        # ops.nll_sum: the others left to right (a cumulative sum, see sum_of_rows) with e_y
+        # replaced by 0.0, which adds nothing (and e_y's inf or nan does not reach them)
+        others = exps.copy()
+        others.reshape(-1)[at] = 0.0
+        return (Arrays._picked(exps, at, shape) - 1.0) + Arrays.sum_of_rows(others)
 
     @staticmethod
     def detached_max(*xs: Any) -> Any:
-        return Arrays.detached_max_of_rows(np.stack(xs))
+        return Arrays.detached_max_of_rows(np.array(xs))
 
     @staticmethod
     def detached_max_of_rows(rows: Any) -> Any:
@@ -202,7 +238,7 @@ class Arrays:
 ARRAYS = Arrays()
 # n-ary entries whose group reads its operands as one (operands, nodes[, samples]) array
 OF_ROWS = {ops.SUM: Arrays.sum_of_rows, ops.DOT: Arrays.dot_of_rows, ops.PICK: Arrays.pick_of_rows,
-           ops.DETACHED_MAX: Arrays.detached_max_of_rows}
+           ops.DETACHED_MAX: Arrays.detached_max_of_rows, ops.NLL: Arrays.nll_of_rows}
 
 
 # --- the program ---------------------------------------------------------------------------
@@ -341,6 +377,42 @@ def _times(local: Any, upstream: Any, out: Any) -> None:
         np.multiply(local, upstream, out=out)
 
 
+def _column_runs(locals_: Sequence[Any], columns: list[int]) -> list[tuple[int, int]]:
+    """Runs ``(i, k)`` of needed columns ``columns[i:k]`` whose local derivatives can be
+    multiplied in one call: one array for all of them (nll's log1p derivative, the same for
+    every exp) or consecutive rows of one array (``Masked.rows``: pick's one-hot). Which
+    columns these are depends on the rule's code, not on the numbers: planned once, on stand-ins."""
+    runs: list[tuple[int, int]] = []
+    for i, j in enumerate(columns):
+        local = locals_[j]
+        if runs and columns[i - 1] == j - 1:
+            start = runs[-1][0]
+            first = locals_[columns[start]]
+            rows = first.rows if isinstance(first, Masked) else None
+            if (local is first and type(local) is np.ndarray) or (
+                    rows is not None and isinstance(local, Masked) and local.rows is not None
+                    and local.rows[0] is rows[0] and local.rows[2] == rows[2] + i - start):
+                runs[-1] = (start, i + 1)
+                continue
+        runs.append((i, i + 1))
+    return runs
+
+
+def _times_columns(locals_: Sequence[Any], columns: list[int], runs: list[tuple[int, int]], upstream: Any,
+                   contributions: Any) -> None:
+    """``contributions[i] = locals_[columns[i]] × upstream`` (see _times) for every i, a run
+    of columns (see _column_runs) in one multiplication."""
+    for i, k in runs:
+        local = locals_[columns[i]]
+        if k - i == 1:
+            _times(local, upstream, contributions[i])
+            continue
+        if isinstance(local, Masked) and local.rows is not None:  # rows first.. of one array of masks
+            masks, values, first = local.rows
+            local = Masked(masks[first : first + k - i], values)
+        _times(local, upstream, contributions[i:k])
+
+
 class Group:
     """Nodes of one level that apply the same table entry to the same number of operands: one
     NumPy operation over all of them, forward and backward. What does not depend on the numbers
@@ -361,6 +433,7 @@ class Group:
         # set by Program._plan_backward:
         self.columns: list[int] = []  # the operands whose gradients are needed
         self.locals: list[tuple[str, Any, Any]] | None = None  # see _plan_locals
+        self.runs: list[tuple[int, int]] = []  # when the rule runs at each replay: see _column_runs
         self.rounds: list[Round] = []  # contributions -> gradients
         self.late: tuple[Any, Any] | None = None  # contributions -> the late array
         self.finish: list[Round] = []  # the late array -> this group's own gradients
@@ -390,9 +463,7 @@ class Group:
         else:
             contributions = np.empty((len(self.columns),) + upstream.shape)
         if self.locals is None:  # run the table's rule on the arrays
-            locals_ = self.op.derivative(ARRAYS, out, *rows)
-            for i, j in enumerate(self.columns):
-                _times(locals_[j], upstream, contributions[i])
+            _times_columns(self.op.derivative(ARRAYS, out, *rows), self.columns, self.runs, upstream, contributions)
         else:
             for what, into, source in self.locals:
                 if what == "numbers":
@@ -420,18 +491,23 @@ class Group:
         arity = self.shape[0]
         key = (self.op, arity, self.exponent, tuple(self.columns))
         if key in known:
-            self.locals = known[key]
+            self.locals, self.runs = known[key]
             return
         self._plan_locals(arity)
-        known[key] = self.locals
+        known[key] = self.locals, self.runs
 
     def _plan_locals(self, arity: int) -> None:
         stand_ins: list[Any] = [np.ones(1) for _ in range(arity)]
         if self.exponent is not None:
             stand_ins[1] = self.exponent
         out = np.ones(1)
-        with np.errstate(all="ignore"):
-            locals_ = self.op.derivative(ARRAYS, out, *stand_ins)
+        self.runs = [(i, i + 1) for i in range(len(self.columns))]
+        try:
+            with np.errstate(all="ignore"):
+                locals_ = self.op.derivative(ARRAYS, out, *stand_ins)
+        except PickIndexError:  # (a stand-in index out of range: the rule runs at each replay, column by column)
+            self.locals = None
+            return
         found: list[tuple[str, Any]] = []  # for each needed column: what its local derivative is
         operand = {id(s): n for n, s in enumerate(stand_ins)}
         for j in self.columns:
@@ -446,6 +522,7 @@ class Group:
                 source = operand.get(id(local))
                 if source is None or stand_ins[source] is not local:  # computed from the operands: the rule runs at each replay
                     self.locals = None
+                    self.runs = _column_runs(locals_, self.columns)
                     return
                 found.append(("operands", source))
         runs: list[tuple[str, int, list[Any]]] = []  # (kind, first column, sources): one NumPy call each
@@ -758,6 +835,12 @@ class Program:
                 g.columns = np.flatnonzero(reads.any(axis=0)).tolist()
                 if g.columns:
                     g.plan_locals(plans)
+                    if g.locals is not None and all(what == "zeros" for what, _, _ in g.locals):
+                        # it passes masked zeros only (detached_max): x + 0.0 is x (but for -0.0, whose
+                        # sign cannot reach a parameter's gradient: see _plan_writes), so nothing
+                        # needs its gradient, and it adds nothing
+                        needed[g.out] = False
+                        g.columns = []
         self._plan_writes(needed, self._plan_order(needed, unordered))
 
     def _plan_order(self, needed: Any, unordered: Any) -> Any:

@@ -27,7 +27,7 @@ from .ops import FLOATS, INF, Op
 
 # what ``autograd`` exports from here
 __all__ = ["Value", "Parameter", "constant", "dot", "dot_unchecked", "pick", "detached_max",
-           "binary_cross_entropy", "grad", "backward_steps", "Step", "topological_order", "zero_grad"]
+           "binary_cross_entropy", "nll", "grad", "backward_steps", "Step", "topological_order", "zero_grad"]
 
 
 def _real(x: Any, what: str) -> float:
@@ -257,7 +257,7 @@ VALUES = SimpleNamespace(
     div=lambda a, b: constant(a, "/") / b, pow=lambda a, b: constant(a, "**") ** b,
     pow_const=lambda a, b: record(ops.POW_CONST, constant(a, "**"), constant(b, "**")),
     log=lambda a: constant(a, "log").log(), sign=ops.sign, step=ops.step, onehot=ops.onehot, where=ops.where,
-    number=float,
+    number=float, nll_sum=lambda index, *exps: ops.nll_sum(float(index), *exps),
 )
 
 
@@ -364,6 +364,29 @@ def binary_cross_entropy(p: Any, target: Any) -> Value:
     (0.223144, -1.25)
     """
     return record(ops.BCE, constant(p, "binary_cross_entropy"), constant(target, "binary_cross_entropy"))
+
+
+def nll(exps: Sequence[Any], shifted: Sequence[Any], index: Any) -> Value:
+    """One node equal to cross-entropy's term −log softmax(s)[index], from the shifted scores
+    ``shifted`` (d_j = s_j − max s) and their exponentials ``exps`` (e_j = exp(d_j)):
+    ``log1p((e_y − 1) + Σ_{j≠y} e_j) − d_y``, the numbers ``nn.CrossEntropyLoss`` computes with
+    separate nodes. The index may be a Value (a traced input in compile mode): one node whose
+    structure does not depend on the class, with n + n + 1 operands. Each e_j gets
+    ``1 / (1 + x)`` (log1p's derivative, x the sum inside it), d_y gets −1, the other d_j exactly 0.
+
+    >>> import autograd
+    >>> from autograd import Value
+    >>> s = [Value(2.0), Value(1.0), Value(0.1)]
+    >>> shifted = [v - autograd.detached_max(s) for v in s]
+    >>> y = autograd.nll([d.exp() for d in shifted], shifted, 0)
+    >>> y.backward()
+    >>> round(y.data, 4), [round(v.grad, 4) for v in s]     # softmax(s) − onehot(0)
+    (0.417, [-0.341, 0.2424, 0.0986])
+    """
+    exps, shifted = _values(exps, "nll", 1), _values(shifted, "nll", 1)
+    if len(exps) != len(shifted):
+        raise ValueError(f"nll: {len(exps)} exps but {len(shifted)} shifted scores; pass one of each per class")
+    return record(ops.NLL, *exps, *shifted, constant(index, "nll"))
 
 
 # --- backward: the chain rule ---------------------------------------------------------------

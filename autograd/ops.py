@@ -151,19 +151,39 @@ def dot(*operands: float) -> float:
     return total + operands[-1] if len(operands) % 2 else total
 
 
+def index_of(index: float, n: int, name: str) -> int:
+    """``index`` as an int, if it is a whole number from 0 to n - 1 (an IndexError otherwise)."""
+    if not (0 <= index < n and index == math.floor(index)):  # (False for nan)
+        raise IndexError(f"{name}: index {index!r} is not a whole number from 0 to {n - 1}")
+    return int(index)
+
+
 def pick(*operands: float) -> float:
     """``values[index]`` of the operands v0..vn-1 and a whole-number ``index`` last."""
-    index, n = operands[-1], len(operands) - 1
-    if not (0 <= index < n and index == math.floor(index)):  # (False for nan)
-        raise IndexError(f"pick: index {index!r} is not a whole number from 0 to {n - 1}")
-    return operands[int(index)]
+    return operands[index_of(operands[-1], len(operands) - 1, "pick")]
 
 
-def onehot(index: Any, n: int) -> tuple[float, ...]:
-    """pick's derivatives: 1 for the picked operand, a masked zero for the others (PyTorch's
-    indexing backward puts the gradient there and exactly 0 elsewhere)."""
+def onehot(index: Any, n: int, value: float = 1.0) -> tuple[float, ...]:
+    """pick's derivatives: 1 (or ``value``) for the picked operand, a masked zero for the
+    others (PyTorch's indexing backward puts the gradient there and exactly 0 elsewhere)."""
     index = float(index)
-    return tuple(1.0 if k == index else MASKED_ZERO for k in range(n))
+    return tuple(value if k == index else MASKED_ZERO for k in range(n))
+
+
+def nll_sum(index: float, *exps: float) -> float:
+    """``(e_y - 1) + Σ_{j≠y} e_j`` (y = ``index``), the sum in ``nll``'s log1p: the others added
+    left to right, as ``sum`` would."""
+    y = index_of(index, len(exps), "nll")
+    return (exps[y] - 1.0) + left_to_right(exps[:y] + exps[y + 1 :])
+
+
+def nll(*operands: float) -> float:
+    """Cross-entropy's term, −log softmax(s)[y], from the exponentials e_j = exp(d_j) of the
+    shifted scores d_j = s_j - max(s), the d_j, and the class y (operands e.., d.., y):
+    ``log1p((e_y - 1) + Σ_{j≠y} e_j) - d_y``. (With y the top class e_y - 1 is exactly 0, and
+    log1p keeps the tiny loss of a confident prediction, which forming 1 + tiny would round away.)"""
+    n = len(operands) // 2
+    return log1p(nll_sum(operands[-1], *operands[:n])) - operands[n + index_of(operands[-1], n, "nll")]
 
 
 def largest(*xs: float) -> float:
@@ -198,6 +218,7 @@ FLOATS = SimpleNamespace(
     relu=relu, abs=math.fabs, sum=lambda *xs: left_to_right(xs), dot=dot,
     pick=pick, detached_max=largest, sign=sign, step=step, onehot=onehot, where=where, number=lambda x: x,
     bce=bce,  # (added for BCELoss: one node whose structure does not depend on p)
+    nll=nll, nll_sum=nll_sum,  # (added for CrossEntropyLoss with a traced target: one node, O(classes))
 )
 
 
@@ -266,8 +287,22 @@ PICK = Op("pick", "pick", lambda f, out, *operands: f.onehot(operands[-1], len(o
 # out (PyTorch's log_softmax does not differentiate its max either)
 DETACHED_MAX = Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs))
 BCE = Op("bce", "bce", _d_bce)  # binary cross-entropy (p, target): BCELoss
+
+
+def _d_nll(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
+    # every e_j is added once into the sum x that log1p takes: log1p's derivative at x for each;
+    # -1 for d_y (a masked zero for the other d_j, as pick's); nothing for the class
+    n = len(operands) // 2
+    (d_log1p,) = LOG1P.derivative(f, None, f.nll_sum(operands[-1], *operands[:n]))
+    return (d_log1p,) * n + f.onehot(operands[-1], n, -1.0) + (MASKED_ZERO,)
+
+
+# −log softmax(s)[y] from exps e, shifted scores d and the class y: CrossEntropyLoss with a
+# traced target (one node, where picking one of the n classes' terms costs n sums of n - 1)
+NLL = Op("nll", "nll", _d_nll)
 TABLE: dict[str, Op] = {op.key: op for op in (ADD, SUB, MUL, DIV, POW, POW_CONST, NEG, ABS, EXP, LOG, LOG1P, SQRT,
-                                              TANH, SIGMOID, RELU, SUM, DOT, PICK, DETACHED_MAX, BCE)}
+                                              TANH, SIGMOID, RELU, SUM, DOT, PICK, DETACHED_MAX, BCE,
+                                              NLL)}
 
 # Leaves are marked with pseudo-operations (``.op`` is "" for all three): a Value the user
 # made, a constant the engine made from a plain-number operand, a parameter a model learns.

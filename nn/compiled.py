@@ -4,7 +4,7 @@ A step of ``fit`` is: the model on each sample of a batch, the loss (the mean of
 terms), ``backward()``, ``optimizer.step()``. Here the graph of ONE sample (the model, then the
 loss of that sample against its target) is traced once with ``autograd.compile(...,
 batch=True)`` and replayed over every batch with NumPy. The target is an input of that graph,
-like the pixels (a class index that ``autograd.pick`` reads, a ±1 label, a regression value), so
+like the pixels (a class index that ``autograd.nll`` reads, a ±1 label, a regression value), so
 one program serves every sample and every batch.
 
 While training runs, the parameters live in one float64 array, and the optimizer's own update

@@ -201,8 +201,8 @@ class CrossEntropyLoss(Loss):
             shifted = [s - top for s in scores]
             exps = [d.exp() for d in shifted]
             if isinstance(target, Value):  # a traced input (compile mode): one graph for every target,
-                # so every class's term is computed and the target's is picked (the same numbers)
-                terms.append(autograd.pick([_term(exps, shifted, k) for k in range(n)], target))
+                # one node computing _term's numbers for the class the target names
+                terms.append(autograd.nll(exps, shifted, target))
             else:
                 terms.append(_term(exps, shifted, _class_index(i, target, n)))
         return autograd.sum(terms) * (1.0 / len(terms))

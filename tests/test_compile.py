@@ -85,6 +85,7 @@ CASES = {
     "pick": (2, lambda a, b: autograd.pick([a, b, a], 2) * autograd.pick([a, b], 1)),
     "detached_max": (2, lambda a, b: autograd.detached_max([a, b, a]) * a),
     "bce": (2, lambda p, y: record(TABLE["bce"], p, y)),  # BCELoss's term: probability, target
+    "nll": (2, lambda a, b: autograd.nll([a, b, a], [b, a, b], 1)),  # exps, shifted scores, class
 }
 EXPONENTS = [2.0, 3.0, -1.0, -2.0, 0.5, -0.5, 0.0, 1.0, 1.5, -3.0, 1e308, INF, NAN]  # pow_const's cases
 
@@ -438,6 +439,19 @@ def test_aux_values_come_back_per_sample_as_the_function_returned_them():
     two = autograd.compile(lambda x: fn(x, True), w, batch=True)
     assert one(xs).aux == [w[0].data * x for x in xs]  # a Value: one number per sample
     assert two(xs).aux == [[w[0].data * x, w[1].data + x] for x in xs]  # a list: one list per sample
+
+
+def test_a_traced_class_gives_nll_for_that_class_as_eager_does_and_a_bad_one_is_refused():
+    es, ds = [Parameter(x) for x in (0.5, 1.0, 0.25, 0.1)], [Parameter(x) for x in (-0.7, 0.0, -1.4, -2.3)]
+    fn = lambda y: autograd.nll(es, ds, y)  # noqa: E731
+    step, batch = autograd.compile(fn, es + ds), autograd.compile(fn, es + ds, batch=True)
+    for y in (0, 3, 1, 2, 1):
+        assert_same(step(y), *eager(lambda y=y: fn(y), es + ds), f"nll for class {y}")
+    mean = [sum(g) / 4 for g in zip(*(eager(lambda y=y: fn(y), es + ds)[1] for y in range(4)))]
+    for _ in range(3):  # traced (and checked), then replayed: every class in one batch
+        assert max(abs(a - b) for a, b in zip(batch([0, 1, 2, 3]).grads, mean)) <= 1e-15
+    with pytest.raises(PickIndexError, match=r"nll: index 4\.0 is not a whole number from 0 to 3"):
+        batch([0.0, 4.0])
 
 
 def test_a_bad_traced_index_says_which_index_and_the_valid_range():

@@ -232,6 +232,8 @@ SECOND = {  # key: (function on Values, the same in mpmath, a point)
                      lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)), (0.6, -0.2)),
     "bce": (lambda p, y: record(TABLE["bce"], p, y), lambda p, y: (y - 1) * mpmath.log1p(-p) - y * mpmath.log(p),
             (0.3, 0.6)),  # BCELoss's term (probability, target), where no clamp acts
+    "nll": (lambda a, b: autograd.nll([a, a * b, b], [b, a, a * b], 1), lambda a, b: mpmath.log1p((a * b - 1) + a + b) - a,
+            (0.6, 0.8)),  # cross-entropy's term (exps, shifted scores, class)
 }
 
 
@@ -260,6 +262,15 @@ def test_second_derivatives_against_mpmath(key):
 def test_pick_refuses_an_index_that_is_not_a_whole_number_in_range(index):
     with pytest.raises(IndexError, match="not a whole number from 0 to 1"):
         autograd.pick([Value(1.0), Value(2.0)], index)
+
+
+@pytest.mark.parametrize("index", [3, -1, 0.5, float("nan"), Value(3.0)])
+def test_nll_refuses_a_bad_class_and_lists_of_different_lengths(index):
+    exps, shifted = [Value(1.0), Value(0.5), Value(0.2)], [Value(0.0), Value(-0.7), Value(-1.6)]
+    with pytest.raises(IndexError, match="nll: index .* is not a whole number from 0 to 2"):
+        autograd.nll(exps, shifted, index)
+    with pytest.raises(ValueError, match="3 exps but 2 shifted scores"):
+        autograd.nll(exps, shifted[:2], 0)
 
 
 @pytest.mark.parametrize("fn", [autograd.pick, autograd.detached_max])

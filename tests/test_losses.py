@@ -54,7 +54,7 @@ CE_CASES = [
 @pytest.mark.parametrize("traced", [False, True], ids=["int-targets", "value-targets"])
 @pytest.mark.parametrize("rows, targets", CE_CASES)
 def test_cross_entropy_matches_mpmath_to_the_last_digits(rows, targets, traced):
-    # a target may be a Value (an input traced by compile mode): the same numbers by pick
+    # a target may be a Value (an input traced by compile mode): the same numbers by one nll node
     loss, grads = _ours(nn.CrossEntropyLoss(), rows, [Value(float(y)) for y in targets] if traced else targets)
     want, want_grads = _mp_cross_entropy(rows, targets)
     assert math.isclose(loss, want, rel_tol=1e-13, abs_tol=0.0), (loss, want)
@@ -64,9 +64,10 @@ def test_cross_entropy_matches_mpmath_to_the_last_digits(rows, targets, traced):
 
 
 @needs_torch
+@pytest.mark.parametrize("traced", [False, True], ids=["int-targets", "value-targets"])
 @pytest.mark.parametrize("rows, targets", CE_CASES)
-def test_cross_entropy_matches_pytorch(rows, targets):
-    loss, grads = _ours(nn.CrossEntropyLoss(), rows, targets)
+def test_cross_entropy_matches_pytorch(rows, targets, traced):
+    loss, grads = _ours(nn.CrossEntropyLoss(), rows, [Value(float(y)) for y in targets] if traced else targets)
     tensors = [torch.tensor([row], requires_grad=True) for row in rows]  # rows may differ in width
     tl = sum(torch.nn.functional.cross_entropy(t, torch.tensor([y])) for t, y in zip(tensors, targets)) / len(rows)
     tl.backward()

@@ -91,6 +91,15 @@ CASES += [
          lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)), [(0.5, -1.25), (2.0, 2.5), (-3.0, 1.0)],
          [(1000.0, 999.0), (-1000.0, -1000.0), (0.0, -0.0)],
          torch_fn=lambda a, b: _logsumexp([a, b], torch.stack([a, b]).max().detach()), op="+"),
+    # cross-entropy's term from exps e and shifted scores d, class 1: log1p((e1 - 1) + e0 + e2) - d1
+    # (its operands taken as independent numbers; test_losses checks it against cross_entropy)
+    Case("nll", lambda e0, e1, e2, d0, d1, d2: autograd.nll([e0, e1, e2], [d0, d1, d2], 1),
+         lambda e0, e1, e2, d0, d1, d2: mpmath.log1p((mp(e1) - 1) + mp(e0) + mp(e2)) - mp(d1),
+         [(0.5, 0.8, 0.3, -0.7, -0.2, -1.2), (1.0, 0.1, 0.25, 0.0, -2.3, -1.4), (0.2, 1.0, 0.1, -1.6, 0.0, -2.3)],
+         [(1e-300, 1.0, 1e-300, -690.0, 0.0, -690.0), (0.0, 0.0, 0.0, 1.0, 2.0, 3.0), (math.inf, 0.5, 0.2, 1.0, -0.5, 0.0),
+          (0.5, math.nan, 0.5, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, -math.inf, 0.0, -math.inf)],
+         torch_fn=lambda e0, e1, e2, d0, d1, d2: torch.log1p((e1 - 1.0) + (e0 + e2)) - torch.stack([d0, d1, d2])[1],
+         op="nll"),
 ]
 BY_KEY = {c.key: c for c in CASES}
 
