@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import random
 import struct
 
 import mpmath
@@ -61,6 +62,18 @@ def test_cross_entropy_matches_mpmath_to_the_last_digits(rows, targets, traced):
     for row, wrow in zip(grads, want_grads):
         for g, w in zip(row, wrow):
             assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-15), (g, w)
+
+
+def test_a_traced_target_gives_the_int_targets_numbers_to_the_bit():
+    # one nll node (value targets) against the separate nodes of int targets: the same float
+    # operations in the same order, so the same loss and gradients, not merely close ones
+    rng = random.Random(5)
+    for _ in range(200):
+        n = rng.randint(2, 12)
+        rows = [[rng.choice([rng.gauss(0, 3), rng.uniform(-800, 800), 0.0, -0.0]) for _ in range(n)] for _ in range(3)]
+        targets = [rng.randrange(n) for _ in rows]
+        loss_fn = nn.CrossEntropyLoss()
+        assert _ours(loss_fn, rows, targets) == _ours(loss_fn, rows, [Value(float(y)) for y in targets]), (rows, targets)
 
 
 @needs_torch
