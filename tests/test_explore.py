@@ -4,6 +4,7 @@ writes it. (tests/test_browser.py steps through it in headless Chromium.)"""
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 
@@ -85,6 +86,24 @@ def test_rules_show_their_numbers():
     import math
 
     assert tanh["rules"] == [f"d tanh(a)/da = 1 − tanh²(a) = {1 - math.tanh(t) ** 2:.4g}"]
+
+
+def test_cross_entropy_nodes_show_their_rules():
+    import autograd
+
+    scores = [Value(2.0, label="s0"), Value(1.0, label="s1")]
+    shifted = [v - autograd.detached_max(scores) for v in scores]
+    loss = autograd.nll([d.exp() for d in shifted], shifted, Value(0.0, label="y"))
+    nodes = {n["op"]: n for n in payload(explore(loss)._repr_html_())["nodes"]}
+    x = math.exp(-1.0)  # (e_0 - 1) + e_1 with e_0 = exp(0), e_1 = exp(1 - 2)
+    assert nodes["nll"]["rules"] == [f"d nll/de0 = 1/(1 + (e_y − 1) + Σ_{{j≠y}} e_j) = {1 / (1 + x):.4g}",
+                                     f"d nll/de1 = 1/(1 + (e_y − 1) + Σ_{{j≠y}} e_j) = {1 / (1 + x):.4g}",
+                                     "d nll/dd0 = −1 (the class)", "d nll/dd1 = 0", "d nll/dy = 0 (a class index)"]
+    assert nodes["max"]["rules"] == ["d max/da0 = 0 (detached: passes no gradient)",
+                                     "d max/da1 = 0 (detached: passes no gradient)"]
+    picked = autograd.pick(scores, 1)
+    assert payload(explore(picked)._repr_html_())["nodes"][-1]["rules"] == ["d pick/da0 = 0", "d pick/da1 = 1 (picked)",
+                                                                            "d pick/d index = 0 (an index)"]
 
 
 def test_two_explorers_in_one_notebook_do_not_share_ids():

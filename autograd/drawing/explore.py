@@ -37,6 +37,7 @@ RULES: dict[str, list[str]] = {
     "abs": ["d|a|/da = sign(a)"],
     "exp": ["d(eᵃ)/da = eᵃ"],
     "log": ["d(ln a)/da = 1/a"],
+    "log1p": ["d ln(1+a)/da = 1/(1+a)"],
     "sqrt": ["d(√a)/da = 1/(2√a)"],
     "tanh": ["d tanh(a)/da = 1 − tanh²(a)"],
     "sigmoid": ["d σ(a)/da = σ(a)·(1 − σ(a))"],
@@ -61,6 +62,18 @@ def _rule(v: Value, k: int) -> str:
         other = v.children[k + n] if k < n else v.children[k - n]
         which, partner = (f"{w}{k}", f"{x}{k}") if k < n else (f"{x}{k - n}", f"{w}{k - n}")  # numbered as nn does
         return f"d({sym})/d{which} = {partner} = {_num(other.data)}"
+    last = len(v.children) - 1
+    if v.op == "pick":  # operands: the values, then the index
+        return "d pick/d index = 0 (an index)" if k == last else f"d pick/da{k} = {'1 (picked)' if v.local_grads[k] else '0'}"
+    if v.op == "max":  # detached_max: the shift of a stable softmax
+        return f"d max/da{k} = 0 (detached: passes no gradient)"
+    if v.op == "nll":  # operands: the exps e0.., the shifted scores d0.., then the class y
+        n = last // 2
+        if k == last:
+            return "d nll/dy = 0 (a class index)"
+        if k < n:
+            return f"d nll/de{k} = 1/(1 + (e_y − 1) + Σ_{{j≠y}} e_j) = {local}"
+        return f"d nll/dd{k - n} = {'−1 (the class)' if v.local_grads[k] else '0'}"
     rules = RULES.get(v.op)
     if rules is None or k >= len(rules):
         return f"d {v.op}/d operand {k + 1} = {local}"
