@@ -16,7 +16,9 @@ NumPy on new numbers, forward and backward, without building any Value:
 * every gradient receives its contributions in eager's order (see "Eager's order" below): a
   whole-graph replay adds up gradients as eager does, overflow and cancellation included (bit
   for bit where NumPy's functions round as Python's do); with a batch axis, the sums over the
-  samples and the matrix products add in NumPy's order.
+  samples and the matrix products add in NumPy's order (equal to rounding; at the edge of
+  overflow, where partial sums pass 1.8e308, BLAS's order and fused multiply-adds can give
+  inf, -inf or a finite number where eager gives nan).
 
 NumPy is imported when ``compile`` is first called, so the engine itself never needs it.
 """
@@ -1040,6 +1042,9 @@ def _leaves_of(structure: Any, what: str) -> tuple[list[Value], Any]:
         raise TypeError(f"{what}: pass plain numbers (the compiled function makes the Values), got a Value")
     try:
         v = Value(float(structure))
+    except OverflowError:
+        raise OverflowError(f"{what}: a number too large for a float (at most about 1.8e308 in magnitude); "
+                            "scale it down") from None
     except (TypeError, ValueError):
         raise TypeError(f"{what}: expected numbers or (nested) lists of numbers, got {type(structure).__name__}") from None
     return [v], v
@@ -1143,12 +1148,16 @@ class Compiled:
         program = self.programs.get(key)
         if program is not None and not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
             return program
-        to_check = samples()
         held = [v.data for v in self.parameters]
         try:
+            to_check = samples()
             for v, x in zip(self.parameters, params.tolist()):
                 v.data = x
             return self._traced(key, program, to_check)
+        except BaseException:  # (a bad index, a different graph, an interruption): the next call of this
+            if key not in self.programs:  # shape traces afresh as a first call, and the one after is checked
+                self.calls[key] = 0
+            raise
         finally:  # the Values keep their numbers until the training loop syncs them
             for v, x in zip(self.parameters, held):
                 v.data = x

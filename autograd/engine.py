@@ -32,7 +32,11 @@ __all__ = ["Value", "Parameter", "constant", "dot", "dot_unchecked", "pick", "de
 
 def _real(x: Any, what: str) -> float:
     if isinstance(x, numbers.Real):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:  # an int beyond the largest double (about 1.8e308)
+            raise OverflowError(f"{what}: {type(x).__name__} too large for a float (at most about 1.8e308 in "
+                                "magnitude); scale it down") from None
     raise TypeError(f"{what}: expected a Value or a real number (int or float), got {type(x).__name__}")
 
 

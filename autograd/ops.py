@@ -154,7 +154,7 @@ def dot(*operands: float) -> float:
 def index_of(index: float, n: int, name: str) -> int:
     """``index`` as an int, if it is a whole number from 0 to n - 1 (an IndexError otherwise)."""
     if not (0 <= index < n and index == math.floor(index)):  # (False for nan)
-        raise IndexError(f"{name}: index {index!r} is not a whole number from 0 to {n - 1}")
+        raise IndexError(f"{name}: index {index!r} is not a whole number from 0 to {n - 1}; pass an index in that range")
     return int(index)
 
 

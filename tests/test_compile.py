@@ -454,6 +454,36 @@ def test_a_traced_class_gives_nll_for_that_class_as_eager_does_and_a_bad_one_is_
         batch([0.0, 4.0])
 
 
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_failed_first_call_leaves_the_guard_on_for_the_calls_after_it(batch):
+    w = Parameter(1.5)
+    ws = [Parameter(0.5), Parameter(-2.0)]
+
+    def fn(i, x):  # a branch on the data: the guard must see it on the call after the first one
+        return autograd.pick(ws, i) + (w * 2.0 if x.data > 0 else w * w * w)
+
+    step = autograd.compile(fn, [w, *ws], batch=batch)
+    call = (lambda i, x: step([i], [x])) if batch else step
+    with pytest.raises(IndexError, match="index 5.0 is not a whole number from 0 to 1; pass an index in that range"):
+        call(5, 1.0)  # the first call fails while it traces: it counts for nothing
+    assert call(0, 1.0).value == fn(Value(0.0), Value(1.0)).data
+    with pytest.raises(CompileError, match="different graph"):
+        call(0, -1.0)  # the second call is checked, so the data-dependent branch is caught
+    assert call(0, -1.0).value == fn(Value(0.0), Value(-1.0)).data  # traced afresh (and checked on the next call)
+    with pytest.raises(CompileError, match="different graph"):
+        call(0, 1.0)
+
+
+def test_an_integer_too_large_for_a_float_is_a_clear_error():
+    with pytest.raises(OverflowError, match=r"Value\(data\): int too large for a float"):
+        Value(10**400)
+    with pytest.raises(OverflowError, match="too large for a float"):
+        autograd.pick([Value(1.0)], 10**400)
+    step = autograd.compile(lambda x: x * 2.0, [])
+    with pytest.raises(OverflowError, match="argument 1: a number too large for a float"):
+        step(10**400)
+
+
 def test_a_bad_traced_index_says_which_index_and_the_valid_range():
     ws = [Parameter(x) for x in (0.5, -2.0, 3.0)]
     step = autograd.compile(lambda i: autograd.pick(ws, i), ws)
