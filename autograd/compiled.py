@@ -1154,9 +1154,9 @@ class Compiled:
             for v, x in zip(self.parameters, params.tolist()):
                 v.data = x
             return self._traced(key, program, to_check)
-        except BaseException:  # (a bad index, a different graph, an interruption): the next call of this
-            if key not in self.programs:  # shape traces afresh as a first call, and the one after is checked
-                self.calls[key] = 0
+        except BaseException:  # (a bad index, a different graph, an interruption) this call counts for nothing:
+            # the next one makes the check it missed (or, without a program, traces afresh as a first call)
+            self.calls[key] = calls - 1 if key in self.programs else 0
             raise
         finally:  # the Values keep their numbers until the training loop syncs them
             for v, x in zip(self.parameters, held):

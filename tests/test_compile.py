@@ -455,7 +455,7 @@ def test_a_traced_class_gives_nll_for_that_class_as_eager_does_and_a_bad_one_is_
 
 
 @pytest.mark.parametrize("batch", [False, True])
-def test_a_failed_first_call_leaves_the_guard_on_for_the_calls_after_it(batch):
+def test_a_call_that_fails_while_it_traces_leaves_the_guard_on_for_the_calls_after_it(batch):
     w = Parameter(1.5)
     ws = [Parameter(0.5), Parameter(-2.0)]
 
@@ -470,6 +470,8 @@ def test_a_failed_first_call_leaves_the_guard_on_for_the_calls_after_it(batch):
     with pytest.raises(CompileError, match="different graph"):
         call(0, -1.0)  # the second call is checked, so the data-dependent branch is caught
     assert call(0, -1.0).value == fn(Value(0.0), Value(-1.0)).data  # traced afresh (and checked on the next call)
+    with pytest.raises(IndexError, match="index 7.0"):
+        call(7, -1.0)  # the check fails on a bad index: the next call makes the check again
     with pytest.raises(CompileError, match="different graph"):
         call(0, 1.0)
 
