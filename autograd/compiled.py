@@ -16,22 +16,24 @@ NumPy on new numbers, forward and backward, without building any Value:
 * every gradient receives its contributions in eager's order (see "Eager's order" below): a
   whole-graph replay adds up gradients as eager does, overflow and cancellation included (bit
   for bit where NumPy's functions round as Python's do); with a batch axis, the sums over the
-  samples and the matrix products add in NumPy's order (equal to rounding; at the edge of
-  overflow, where partial sums pass 1.8e308, BLAS's order and fused multiply-adds can give
-  inf, -inf or a finite number where eager gives nan).
+  samples and the matrix products add in NumPy's order (equal to rounding; near overflow,
+  where that order could give inf, -inf or a finite number where eager gives nan, the call is
+  computed eagerly: see TAME).
 
 NumPy is imported when ``compile`` is first called, so the engine itself never needs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from . import ops
-from .engine import Value, topological_order
+from .engine import Value, grad, topological_order
+from .engine import sum as engine_sum
 from .modes import gc_paused, modes
 
 np: Any = None  # NumPy, imported by _numpy() on first use
@@ -364,6 +366,28 @@ def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
             target[slots] += values[positions]
 
 
+class Overflowing(Exception):
+    """Raised inside a batch replay (and caught by it) when numbers reach TAME: the sums whose
+    order the replay does not keep could then overflow where eager's do not, or the other way."""
+
+
+# With a batch axis, matrix products (BLAS's order, fused multiply-adds) and the sums over the
+# samples (NumPy's order) add in another order than eager. Their terms are products of two
+# numbers below TAME, so below 1e300, and fewer than 1e8 of them add up to less than the largest
+# double (1.8e308) in any order: no partial sum overflows, and the replay gives eager's numbers
+# to rounding. inf and nan are no danger (they give the same inf or nan in any order, as long
+# as the finite terms cannot overflow). A replay that sees a finite number beyond TAME among
+# these terms gives the call to eager mode instead (Compiled._eager_batch).
+TAME = 1e150
+
+
+def _check_tame(a: Any) -> None:
+    if not abs(a).max(initial=0.0) < TAME:  # (False for nan: then only the finite numbers count)
+        finite = a[np.isfinite(a)]
+        if finite.size and not abs(finite).max() < TAME:
+            raise Overflowing
+
+
 def _times(local: Any, upstream: Any, out: Any) -> None:
     """``out = local × upstream``, where a masked zero stays 0 even times inf or nan."""
     if local is ops.MASKED_ZERO:
@@ -600,6 +624,7 @@ class Layer:
 
     def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
         X = vals[self.inputs].reshape(self.n, -1)  # (n, lists[ × samples])
+        _check_tame(X)  # (and the weights: run checks all the parameters)
         if self.block is None:  # parameters elsewhere: copies
             W = params[self.weights]
             Y = W @ X
@@ -627,6 +652,7 @@ class Layer:
             _add_rounds(grads, self.finish, late)
         W, X = saved
         upstream = grads[self.out if self.cells is None else self.cells].reshape(len(W), -1)
+        _check_tame(upstream)
         if self.block is not None:
             self._block(param_grads)[...] += upstream @ X.T
             W = W[:, : self.n]
@@ -986,6 +1012,8 @@ class Program:
                 (-1,) + column)
         param_grads = self.param_grads
         param_grads.fill(0.0)
+        if width is not None:
+            _check_tame(params)
         saved = [g.forward(vals, params) for g in self.groups]
         for rows in self.zero:
             grads[rows] = 0.0
@@ -995,8 +1023,11 @@ class Program:
         _add_rounds(grads, self.finish, late)
         if width is None:
             param_grads += grads[:P]
-        elif self.params_per_sample:
-            param_grads += grads[:P].sum(axis=1)
+        else:
+            _check_tame(vals[self.root])  # (the mean over the samples)
+            if self.params_per_sample:
+                _check_tame(grads[:P])
+                param_grads += grads[:P].sum(axis=1)
         aux = None if self.aux is None else vals[self.aux[1]].copy()
         return vals[self.root].copy(), param_grads.copy(), aux
 
@@ -1101,13 +1132,7 @@ class Compiled:
             inputs += vs
             built.append(b)
         with gc_paused():
-            out, aux = self.fn(*built), None
-            if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Value):
-                out, aux = out
-                if not (isinstance(aux, Value) or isinstance(aux, (list, tuple)) and all(isinstance(v, Value) for v in aux)):
-                    raise TypeError("autograd.compile: the function returned (result, aux): aux must be a Value or a list of Values")
-            if not isinstance(out, Value):
-                raise TypeError(f"autograd.compile: the function must return one Value, got {type(out).__name__}")
+            out, aux = _result(self.fn(*built))
             return Trace(topological_order(out), inputs, aux)
 
     def __call__(self, *args: Any, create_graph: bool = False) -> Result:
@@ -1148,19 +1173,13 @@ class Compiled:
         program = self.programs.get(key)
         if program is not None and not (calls <= 2 or (self.check_every and calls % self.check_every == 0)):
             return program
-        held = [v.data for v in self.parameters]
         try:
-            to_check = samples()
-            for v, x in zip(self.parameters, params.tolist()):
-                v.data = x
-            return self._traced(key, program, to_check)
+            with self._parameters_at(params):
+                return self._traced(key, program, samples())
         except BaseException:  # (a bad index, a different graph, an interruption) this call counts for nothing:
             # the next one makes the check it missed (or, without a program, traces afresh as a first call)
             self.calls[key] = calls - 1 if key in self.programs else 0
             raise
-        finally:  # the Values keep their numbers until the training loop syncs them
-            for v, x in zip(self.parameters, held):
-                v.data = x
 
     def _traced(self, key: Any, program: Program | None, to_check: Sequence[Sequence[Any]]) -> Program:
         if program is None:
@@ -1201,9 +1220,48 @@ class Compiled:
         else:  # later checked calls: one sample, a different one each time
             picks = [calls % width]
         program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks], params)
-        out, grads, aux = program.run(params, inputs, 1.0 / width, width)
         self._last = program
+        try:
+            out, grads, aux = program.run(params, inputs, 1.0 / width, width)
+        except Overflowing:  # numbers near overflow: this call eagerly, where eager's order decides
+            return self._eager_batch(args, params, width, program.aux is not None)
         return out.sum() / width, grads, None if aux is None or program.aux is None else aux.T
+
+    def _eager_batch(self, args: Sequence[Any], params: Any, width: int, with_aux: bool) -> tuple[Any, Any, Any]:
+        """A batch call computed eagerly: the mean of ``fn`` over the samples (left to right,
+        as ``autograd.sum``) and its gradients by ``backward``; aux as the replay gives it."""
+        with self._parameters_at(params), gc_paused():
+            results = [_result(self.fn(*(_leaves_of(_as_lists(a[i]), f"compiled function, argument {k + 1}")[1]
+                                         for k, a in enumerate(args)))) for i in range(width)]
+            total = engine_sum([out for out, _ in results]) / width
+            grads = np.array(grad(total, self.parameters), dtype=float)
+        aux = [[v.data for v in ([a] if isinstance(a, Value) else a)] for _, a in results] if with_aux else None
+        return total.data, grads, None if aux is None else np.array(aux, dtype=float)
+
+    @contextlib.contextmanager
+    def _parameters_at(self, params: Any) -> Iterator[None]:
+        """The parameter Values hold ``params`` (the live numbers of a compiled training loop)
+        meanwhile, and get their own numbers back after (the loop syncs them when it ends)."""
+        held = [v.data for v in self.parameters]
+        try:
+            for v, x in zip(self.parameters, params.tolist()):
+                v.data = x
+            yield
+        finally:
+            for v, x in zip(self.parameters, held):
+                v.data = x
+
+
+def _result(out: Any) -> tuple[Value, Any]:
+    """What ``fn`` returned, as (result, aux): aux None, a Value or a list of Values."""
+    aux = None
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Value):
+        out, aux = out
+        if not (isinstance(aux, Value) or isinstance(aux, (list, tuple)) and all(isinstance(v, Value) for v in aux)):
+            raise TypeError("autograd.compile: the function returned (result, aux): aux must be a Value or a list of Values")
+    if not isinstance(out, Value):
+        raise TypeError(f"autograd.compile: the function must return one Value, got {type(out).__name__}")
+    return out, aux
 
 
 def _aux_numbers(program: Program, aux: Any) -> Any:

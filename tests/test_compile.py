@@ -211,6 +211,37 @@ def test_a_gradient_that_cancels_in_eagers_order_does_not_overflow_in_a_batch_re
     assert result.grads == [0.0] and result.value == -1.0
 
 
+def _layer_at_the_edge():  # a dot of parameters (a matrix product) whose terms overflow in eager's order
+    p = [Parameter(0.9107117387599013), Parameter(1.817990726490324), Parameter(1e308)]
+    return lambda x: (lambda d: d + p[0] * d)(autograd.dot([p[2], p[1]], [x[0], p[2]], bias=p[2])), p, [[-2.58]]
+
+
+def _mean_at_the_edge():  # terms of the mean over the samples that overflow when added in another order
+    w = Parameter(1.0)
+    return lambda x: w * x, [w], [1e308, 1e308, -1e308, -1e308] * 4
+
+
+def _tame_layer():  # a layer with ordinary numbers and nan and inf inputs: replayed, equal to rounding
+    random.seed(3)
+    model = nn.MLP(3, [4, 1])
+    return lambda x: model(x).tanh(), model.parameters(), [[0.5, -1.0, 2.0], [INF, 1.0, 0.0], [NAN, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize("case", [_layer_at_the_edge, _mean_at_the_edge, _tame_layer])
+def test_a_batch_call_near_overflow_gives_eagers_infinities_and_nans(case):
+    # a matrix product and the sums over the samples add in another order than eager's: where
+    # their terms could overflow (numbers beyond 1e150), the call is computed eagerly instead
+    fn, params, samples = case()
+    want = eager(lambda: autograd.sum([fn(_values(x)) for x in samples]) / len(samples), params)
+    step = autograd.compile(fn, params, batch=True)
+    for _ in range(3):  # traced (and checked), then replayed
+        assert_same(step(samples), *want, case.__name__)
+
+
+def _values(x):
+    return [Value(v) for v in x] if isinstance(x, list) else Value(x)
+
+
 def test_contributions_from_one_group_are_added_in_eagers_order():
     # d/dw sum(w * x) receives x = 3, 1e16, -1e16 from three multiplications of one level;
     # eager adds them from the last node back: (-1e16 + 1e16) + 3 = 3 (also the exact sum),
