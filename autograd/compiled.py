@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 from . import ops
 from .engine import Value, grad, topological_order
 from .engine import sum as engine_sum
-from .modes import gc_paused, modes
+from .modes import enable_grad, gc_paused, modes
 
 np: Any = None  # NumPy, imported by _numpy() on first use
 
@@ -1230,7 +1230,7 @@ class Compiled:
     def _eager_batch(self, args: Sequence[Any], params: Any, width: int, with_aux: bool) -> tuple[Any, Any, Any]:
         """A batch call computed eagerly: the mean of ``fn`` over the samples (left to right,
         as ``autograd.sum``) and its gradients by ``backward``; aux as the replay gives it."""
-        with self._parameters_at(params), gc_paused():
+        with self._parameters_at(params), gc_paused(), enable_grad():  # (a replay may run under no_grad)
             results = [_result(self.fn(*(_leaves_of(_as_lists(a[i]), f"compiled function, argument {k + 1}")[1]
                                          for k, a in enumerate(args)))) for i in range(width)]
             total = engine_sum([out for out, _ in results]) / width
