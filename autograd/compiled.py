@@ -382,7 +382,9 @@ TAME = 1e150
 
 
 def _check_tame(a: Any) -> None:
-    if not abs(a).max(initial=0.0) < TAME:  # (False for nan: then only the finite numbers count)
+    # the sum of the squares (one BLAS call) bounds the largest square; when it does not show
+    # every number below TAME (nan, inf, or large ones), the finite numbers are looked at
+    if not np.vdot(a, a) < TAME * TAME:
         finite = a[np.isfinite(a)]
         if finite.size and not abs(finite).max() < TAME:
             raise Overflowing
