@@ -1301,7 +1301,8 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     Guard: the second call of each shape, and every ``check_every``-th after it, traces ``fn``
     again and raises ``CompileError`` if the graph differs, which a branch on the data
     (``if v.data > 0:``) makes it do. With ``batch=True`` the first two calls check up to 8
-    samples of the batch (picked at random, seeded), later checked calls one sample. Needs NumPy.
+    samples of the batch (picked at random, seeded), later checked calls one sample. A call that
+    raises while it traces does not count: the next call makes its check. Needs NumPy.
 
     >>> import autograd
     >>> from autograd import Parameter
