@@ -367,17 +367,20 @@ def _add_rounds(target: Any, rounds: list[Round], values: Any) -> None:
 
 
 class Overflowing(Exception):
-    """Raised inside a batch replay (and caught by it) when numbers reach TAME: the sums whose
-    order the replay does not keep could then overflow where eager's do not, or the other way."""
+    """Raised by a batch replay whose numbers come near overflow (see TAME); the call is then
+    computed eagerly (Compiled._eager_batch)."""
 
 
-# With a batch axis, matrix products (BLAS's order, fused multiply-adds) and the sums over the
-# samples (NumPy's order) add in another order than eager. Their terms are products of two
-# numbers below TAME, so below 1e300, and fewer than 1e8 of them add up to less than the largest
-# double (1.8e308) in any order: no partial sum overflows, and the replay gives eager's numbers
-# to rounding. inf and nan are no danger (they give the same inf or nan in any order, as long
-# as the finite terms cannot overflow). A replay that sees a finite number beyond TAME among
-# these terms gives the call to eager mode instead (Compiled._eager_batch).
+# With a batch axis, matrix products (BLAS's order, fused multiply-adds), the sums over the
+# samples and the penalty's gradient add in another order than eager's: equal to rounding,
+# unless a partial sum overflows in one order and not in the other. Their terms are products of
+# numbers of the replay (parameters, values, gradients). Products of two numbers below TAME are
+# below 1e300, and fewer than 1e8 of them add up to less than the largest double (1.8e308) in
+# any order. inf and nan are no danger (they give the same inf or nan in any order, as long as
+# the finite terms cannot overflow). So a replay in which a finite parameter, value or gradient
+# reaches TAME gives the call to eager mode, where eager's order decides. (Rounding itself
+# differs, and an operation after a reordered sum can magnify it: the log of a sum that cancels
+# to 0 in one order and to 1 in the other. Whole-graph replays keep eager's order everywhere.)
 TAME = 1e150
 
 
@@ -626,7 +629,6 @@ class Layer:
 
     def forward(self, vals: Any, params: Any) -> tuple[Any, Any]:
         X = vals[self.inputs].reshape(self.n, -1)  # (n, lists[ × samples])
-        _check_tame(X)  # (and the weights: run checks all the parameters)
         if self.block is None:  # parameters elsewhere: copies
             W = params[self.weights]
             Y = W @ X
@@ -654,7 +656,6 @@ class Layer:
             _add_rounds(grads, self.finish, late)
         W, X = saved
         upstream = grads[self.out if self.cells is None else self.cells].reshape(len(W), -1)
-        _check_tame(upstream)
         if self.block is not None:
             self._block(param_grads)[...] += upstream @ X.T
             W = W[:, : self.n]
@@ -995,7 +996,7 @@ class Program:
             vals = np.empty((self.size,) + column)  # reused: fresh pages cost more than the replay
             start = self.n_params + self.n_inputs
             vals[start : start + len(self.constants)] = self.constants.reshape((-1,) + (1,) * len(column))
-            self.buffers = (vals, np.empty((self.size,) + column), np.empty((self.n_late,) + column))
+            self.buffers = (vals, np.zeros((self.size,) + column), np.empty((self.n_late,) + column))
         return self.buffers
 
     def run(self, params: Any, inputs: Any, seed: float, width: int | None) -> tuple[Any, Any, Any]:
@@ -1014,8 +1015,6 @@ class Program:
                 (-1,) + column)
         param_grads = self.param_grads
         param_grads.fill(0.0)
-        if width is not None:
-            _check_tame(params)
         saved = [g.forward(vals, params) for g in self.groups]
         for rows in self.zero:
             grads[rows] = 0.0
@@ -1025,10 +1024,10 @@ class Program:
         _add_rounds(grads, self.finish, late)
         if width is None:
             param_grads += grads[:P]
-        else:
-            _check_tame(vals[self.root])  # (the mean over the samples)
+        else:  # (a gradient row that is never written holds 0: see _buffers)
+            for numbers in (params, vals[P:], grads[self.first_gradient :]):
+                _check_tame(numbers)
             if self.params_per_sample:
-                _check_tame(grads[:P])
                 param_grads += grads[:P].sum(axis=1)
         aux = None if self.aux is None else vals[self.aux[1]].copy()
         return vals[self.root].copy(), param_grads.copy(), aux
@@ -1156,13 +1155,16 @@ class Compiled:
         ``params`` (an array): what a compiled training loop calls, its parameters kept in
         one array. With ``batch=True`` the aux numbers are an array, one row per sample."""
         with np.errstate(all="ignore"):  # infinities and nans are results, as in eager mode
-            if self.batch:
+            if not self.batch:
+                return self._whole_call(args, params)
+            try:
                 value, grads, aux = self._batch_call(args, params)
-            else:
-                value, grads, aux = self._whole_call(args, params)
-            if self.penalty is not None:
-                extra, extra_grads, _ = self.penalty._whole_call((), params)
-                value, grads = value + extra, grads + extra_grads
+                if self.penalty is not None:
+                    extra, extra_grads, _ = self.penalty._whole_call((), params)
+                    _check_tame(extra_grads)  # (added to the samples' gradients in another order than eager's)
+                    value, grads = value + extra, grads + extra_grads
+            except Overflowing:  # numbers near overflow (see TAME): this call eagerly, where eager's order decides
+                return self._eager_batch(args, params)
         return value, grads, aux
 
     def _program(self, key: Any, samples: Callable[[], Sequence[Sequence[Any]]], params: Any) -> Program:
@@ -1219,23 +1221,24 @@ class Compiled:
         calls = self.calls.get(key, 0)
         if calls < 2:  # the first two calls check up to CHECKED_SAMPLES samples picked at random (seeded)
             picks = random.Random(calls).sample(range(width), min(width, CHECKED_SAMPLES))
-        else:  # later checked calls: one sample, a different one each time
-            picks = [calls % width]
+        else:  # later checked calls: one sample, at random (seeded): any position of the batch in time
+            picks = [random.Random(calls).randrange(width)]
         program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks], params)
         self._last = program
-        try:
-            out, grads, aux = program.run(params, inputs, 1.0 / width, width)
-        except Overflowing:  # numbers near overflow: this call eagerly, where eager's order decides
-            return self._eager_batch(args, params, width, program.aux is not None)
+        out, grads, aux = program.run(params, inputs, 1.0 / width, width)
         return out.sum() / width, grads, None if aux is None or program.aux is None else aux.T
 
-    def _eager_batch(self, args: Sequence[Any], params: Any, width: int, with_aux: bool) -> tuple[Any, Any, Any]:
-        """A batch call computed eagerly: the mean of ``fn`` over the samples (left to right,
-        as ``autograd.sum``) and its gradients by ``backward``; aux as the replay gives it."""
+    def _eager_batch(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
+        """A batch call (after ``_batch_call`` made its program) computed eagerly: the mean of
+        ``fn`` over the samples (left to right, as ``autograd.sum``) plus ``penalty()``, and its
+        gradients by ``backward``; aux as the replay gives it."""
+        with_aux = self._last is not None and self._last.aux is not None
         with self._parameters_at(params), gc_paused(), enable_grad():  # (a replay may run under no_grad)
             results = [_result(self.fn(*(_leaves_of(_as_lists(a[i]), f"compiled function, argument {k + 1}")[1]
-                                         for k, a in enumerate(args)))) for i in range(width)]
-            total = engine_sum([out for out, _ in results]) / width
+                                         for k, a in enumerate(args)))) for i in range(len(args[0]))]
+            total = engine_sum([out for out, _ in results]) / len(results)
+            if self.penalty is not None:
+                total = total + self.penalty.fn()
             grads = np.array(grad(total, self.parameters), dtype=float)
         aux = [[v.data for v in ([a] if isinstance(a, Value) else a)] for _, a in results] if with_aux else None
         return total.data, grads, None if aux is None else np.array(aux, dtype=float)

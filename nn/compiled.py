@@ -145,7 +145,8 @@ class CompiledSteps(ArrayTraining):
     def max_change(self, before: Any) -> float:
         """The largest move of any weight since ``before`` (a copy of ``theta``), as fit's
         eager ``max(abs(p.data - b) ...)`` gives it (nan included)."""
-        changes = self.np.abs(self.theta - before)
+        with self.np.errstate(all="ignore"):  # (inf - inf in a diverging run: nan, as eagerly, without a warning)
+            changes = self.np.abs(self.theta - before)
         largest = float(changes.max())
         return largest if largest == largest else max(changes.tolist())  # Python's max treats nan its own way
 

@@ -29,6 +29,7 @@ from autograd.ops import TABLE
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # compile mode prints no NumPy warnings
 
 INF, NAN = math.inf, math.nan
+MAX = sys.float_info.max
 EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, INF, -INF, NAN, 1e308, -1e308, 1e-310]
 UPSTREAM = [1.0, -2.0, INF, NAN]  # the gradient arriving at the operation: inf and nan test masked zeros
 
@@ -213,31 +214,71 @@ def test_a_gradient_that_cancels_in_eagers_order_does_not_overflow_in_a_batch_re
 
 def _layer_at_the_edge():  # a dot of parameters (a matrix product) whose terms overflow in eager's order
     p = [Parameter(0.9107117387599013), Parameter(1.817990726490324), Parameter(1e308)]
-    return lambda x: (lambda d: d + p[0] * d)(autograd.dot([p[2], p[1]], [x[0], p[2]], bias=p[2])), p, [[-2.58]]
+    return lambda x: (lambda d: d + p[0] * d)(autograd.dot([p[2], p[1]], [x[0], p[2]], bias=p[2])), p, [[[-2.58]]]
 
 
 def _mean_at_the_edge():  # terms of the mean over the samples that overflow when added in another order
     w = Parameter(1.0)
-    return lambda x: w * x, [w], [1e308, 1e308, -1e308, -1e308] * 4
+    return lambda x: w * x, [w], [[1e308, 1e308, -1e308, -1e308] * 4]
+
+
+def _input_gradient_at_the_edge():  # a layer's W^T g added to a gradient that also gets h * 1.8e308's
+    q, w1, w2 = Parameter(1.0), Parameter(-1e149), Parameter(1e149)
+
+    def fn(b, g, big):
+        h = q * b
+        return g * (autograd.dot([w1], [h]) + autograd.dot([w2], [h])) + h * big
+
+    return fn, [q, w1, w2], [[0.0], [1e149], [MAX]]
+
+
+def _weight_used_twice_at_the_edge():  # a weight of a matrix product, used elsewhere too, near overflow
+    w = Parameter(1.0)
+    return (lambda x, g, big, z: w * big + g * autograd.dot([w], [x]) - w * big + z), [w], [[-1e149], [1e149], [MAX], [NAN]]
+
+
+def _sums_of_samples_at_the_edge():  # eager adds every sample's terms into one sum, the replay sample by sample
+    p = Parameter(1.0)
+
+    def fn(a, z):
+        return (autograd.sum([p * x for x in a]) + z) * 4.0
+
+    # in eager's order (the last sample first): 2^494, then terms that each take the sum 53 bits
+    # higher (ties rounded away), then +MAX and -MAX, which overflow there; alone, they cancel
+    late, middle, d = [2.0**494], [], 494
+    for _ in range(9):
+        middle += [2.0 ** (d + 52), 2.0 ** (d + 105), -(2.0 ** (d + 105))]
+        d += 53
+    width = len(middle)
+    pad = lambda terms: list(reversed(terms)) + [0.0] * (width - len(terms))  # noqa: E731
+    return fn, [p], [[pad([0.0]), pad([MAX, -MAX]), pad(middle), pad(late)], [NAN] * 4]
 
 
 def _tame_layer():  # a layer with ordinary numbers and nan and inf inputs: replayed, equal to rounding
     random.seed(3)
     model = nn.MLP(3, [4, 1])
-    return lambda x: model(x).tanh(), model.parameters(), [[0.5, -1.0, 2.0], [INF, 1.0, 0.0], [NAN, 0.0, 1.0]]
+    return lambda x: model(x).tanh(), model.parameters(), [[[0.5, -1.0, 2.0], [INF, 1.0, 0.0], [NAN, 0.0, 1.0]]]
 
 
-@pytest.mark.parametrize("case", [_layer_at_the_edge, _mean_at_the_edge, _tame_layer])
-def test_a_batch_call_near_overflow_gives_eagers_infinities_and_nans(case):
-    # a matrix product and the sums over the samples add in another order than eager's: where
-    # their terms could overflow (numbers beyond 1e150), the call is computed eagerly instead
-    fn, params, samples = case()
-    want = eager(lambda: autograd.sum([fn(_values(x)) for x in samples]) / len(samples), params)
-    step = autograd.compile(fn, params, batch=True)
+@pytest.mark.parametrize("case", [_layer_at_the_edge, _mean_at_the_edge, _input_gradient_at_the_edge,
+                                  _weight_used_twice_at_the_edge, _sums_of_samples_at_the_edge, _tame_layer])
+@pytest.mark.parametrize("penalty", [None, "edge"])
+def test_a_batch_call_near_overflow_gives_eagers_infinities_and_nans(case, penalty):
+    # matrix products, the sums over the samples and the penalty's gradient add in another order
+    # than eager's: where their terms could overflow (numbers beyond 1e150), the call is eager
+    fn, params, columns = case()
+    extra = None if penalty is None else (lambda: params[0] * MAX)  # the penalty's gradient: 1.8e308
+
+    def oracle():
+        total = autograd.sum([fn(*(_values(c[i]) for c in columns)) for i in range(len(columns[0]))]) / len(columns[0])
+        return total if extra is None else total + extra()
+
+    want = eager(oracle, params)
+    step = autograd.compile(fn, params, batch=True, penalty=extra)
     for _ in range(3):  # traced (and checked), then replayed
-        assert_same(step(samples), *want, case.__name__)
+        assert_same(step(*columns), *want, case.__name__)
     with no_grad():  # a replay may run under no_grad (only a trace may not)
-        assert_same(step(samples), *want, case.__name__)
+        assert_same(step(*columns), *want, case.__name__)
 
 
 def _values(x):
