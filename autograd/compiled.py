@@ -70,12 +70,12 @@ class Masked(NamedTuple):
     """A local derivative that is 0 where ``mask`` holds *whatever the gradient is*
     (``ops.MASKED_ZERO`` on arrays) and ``values`` (maybe one number) elsewhere: the backward
     pass uses ``where(mask, 0, values * g)``. ``rows``, when set, says that ``mask`` is row
-    ``i`` of a 2-D array ``masks`` (``onehot``'s): ``(masks, values, i)``, so that a backward
-    pass multiplies a run of such columns in one call (see _times_columns)."""
+    ``i`` of a 2-D array ``masks`` (``onehot``'s): ``(masks, i)``, so that a backward pass
+    multiplies a run of such columns in one call (see _times_columns)."""
 
     mask: Any
     values: Any
-    rows: tuple[Any, Any, int] | None = None  # (masks, values, i): values one number
+    rows: tuple[Any, int] | None = None  # (masks, i)
 
 
 class Arrays:
@@ -183,7 +183,7 @@ class Arrays:
     def onehot(index: Any, n: int, value: float = 1.0) -> tuple[Masked, ...]:
         hits = index == np.arange(n).reshape((n,) + (1,) * np.ndim(index))  # ops.onehot: one comparison for all n
         misses = ~hits  # value where hit, a masked zero elsewhere
-        return tuple(Masked(mask, value, (misses, value, i)) for i, mask in enumerate(misses))
+        return tuple(Masked(mask, value, (misses, i)) for i, mask in enumerate(misses))
 
     @staticmethod
     def nll(*operands: Any) -> Any:
@@ -422,7 +422,7 @@ def _column_runs(locals_: Sequence[Any], columns: list[int]) -> list[tuple[int, 
             rows = first.rows if isinstance(first, Masked) else None
             if (local is first and type(local) is np.ndarray) or (
                     rows is not None and isinstance(local, Masked) and local.rows is not None
-                    and local.rows[0] is rows[0] and local.rows[2] == rows[2] + i - start):
+                    and local.rows[0] is rows[0] and local.rows[1] == rows[1] + i - start):
                 runs[-1] = (start, i + 1)
                 continue
         runs.append((i, i + 1))
@@ -439,8 +439,8 @@ def _times_columns(locals_: Sequence[Any], columns: list[int], runs: list[tuple[
             _times(local, upstream, contributions[i])
             continue
         if isinstance(local, Masked) and local.rows is not None:  # rows first.. of one array of masks
-            masks, values, first = local.rows
-            local = Masked(masks[first : first + k - i], values)
+            masks, first = local.rows
+            local = Masked(masks[first : first + k - i], local.values)
         _times(local, upstream, contributions[i:k])
 
 
@@ -1126,12 +1126,7 @@ class Compiled:
     def _trace(self, args: Sequence[Any]) -> Trace:
         if not modes().grad_enabled:
             raise CompileError("autograd.compile cannot trace under no_grad(): call the compiled function outside it")
-        inputs: list[Value] = []
-        built = []
-        for i, a in enumerate(args):
-            vs, b = _leaves_of(a, f"compiled function, argument {i + 1}")
-            inputs += vs
-            built.append(b)
+        inputs, built = _arguments(args)
         with gc_paused():
             out, aux = _result(self.fn(*built))
             return Trace(topological_order(out), inputs, aux)
@@ -1234,8 +1229,7 @@ class Compiled:
         gradients by ``backward``; aux as the replay gives it."""
         with_aux = self._last is not None and self._last.aux is not None
         with self._parameters_at(params), gc_paused(), enable_grad():  # (a replay may run under no_grad)
-            results = [_result(self.fn(*(_leaves_of(_as_lists(a[i]), f"compiled function, argument {k + 1}")[1]
-                                         for k, a in enumerate(args)))) for i in range(len(args[0]))]
+            results = [_result(self.fn(*_arguments([_as_lists(a[i]) for a in args])[1])) for i in range(len(args[0]))]
             total = engine_sum([out for out, _ in results]) / len(results)
             if self.penalty is not None:
                 total = total + self.penalty.fn()
@@ -1255,6 +1249,17 @@ class Compiled:
         finally:
             for v, x in zip(self.parameters, held):
                 v.data = x
+
+
+def _arguments(args: Sequence[Any]) -> tuple[list[Value], list[Any]]:
+    """Values for the numbers of the arguments (in order), and the arguments holding them."""
+    inputs: list[Value] = []
+    built = []
+    for i, a in enumerate(args):
+        vs, b = _leaves_of(a, f"compiled function, argument {i + 1}")
+        inputs += vs
+        built.append(b)
+    return inputs, built
 
 
 def _result(out: Any) -> tuple[Value, Any]:

@@ -347,8 +347,9 @@ class CompiledStep(ArrayTraining):
 
     It returns the loss as a float. The tokens and the targets are the compiled function's
     *inputs* (the embedding looks a token up with ``autograd.pick``, the loss reads the
-    target's class with one ``autograd.nll`` node), so the graph depends on the sequence's length only: each length is traced
-    and compiled once (``autograd.compile``, keyed by the arguments' shape), and every sequence
+    target's class with one ``autograd.nll`` node), so the graph depends on the sequence's
+    length only: each length is traced and compiled once (``autograd.compile``, keyed by the
+    arguments' shape), and every sequence
     of that length replays its program. ``check_every`` is compile's guard: the second call of
     a length, and every ``check_every``-th after it, traces the step again, which must build the
     same graph. A check costs tens of replayed steps, so the default (1000, as ``fit``'s) keeps
