@@ -111,7 +111,7 @@ def digits(scale: bool = True) -> tuple[list[list[float]], list[int]]:
     return X, y
 
 
-def train_test_split(X: Sequence[Any], y: Sequence[Any], test_size: float = 0.25, seed: int = 0) -> tuple[list, list, list, list]:
+def train_test_split(X: Sequence[Any], y: Sequence[Any], test_size: float = 0.25, seed: int = 0) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """Shuffle with ``seed`` and split: ``X_train, X_test, y_train, y_test`` (as scikit-learn)."""
     if len(X) != len(y):
         raise ValueError(f"train_test_split: {len(X)} samples but {len(y)} labels")
@@ -126,7 +126,7 @@ def train_test_split(X: Sequence[Any], y: Sequence[Any], test_size: float = 0.25
     return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]
 
 
-def _shuffled(X: list, y: list, rng: random.Random) -> tuple[list, list]:
+def _shuffled(X: list[Any], y: list[Any], rng: random.Random) -> tuple[list[Any], list[Any]]:
     order = list(range(len(X)))
     rng.shuffle(order)
     return [X[i] for i in order], [y[i] for i in order]
