@@ -226,17 +226,40 @@ FLOATS = SimpleNamespace(
 
 class Op:
     """One operation of the engine: its key in ``TABLE`` (also the name of its forward
-    function in each namespace: ``FLOATS.exp``, ...), the name ``.op`` shows, its derivative rule."""
+    function in each namespace: ``FLOATS.exp``, ...), the name ``.op`` shows, its derivative rule,
+    and how drawings and the explorer present it:
 
-    __slots__ = ("key", "name", "derivative", "on_floats")
+    * ``symbol``: what a drawing writes in the operation's circle (``name`` when not given), or
+      a function of the number of operands that gives it (``symbol_of``);
+    * ``explain``: the rule of each operand's local derivative as a reader sees it, with
+      ``{local}`` (the local derivative's number), ``{k}`` (the operand's place in its group) and
+      ``{partner}`` (the number it is multiplied with) put in by the explorer. ``operands`` says
+      how operands map to those rules: ``"each"`` (the k-th rule, the last one repeated),
+      ``"halves"`` (w1..wn, x1..xn and maybe one more: three rules) or ``"last"`` (values, then
+      an index: two rules);
+    * ``js``, ``js_derivative``: the forward pass and the local derivatives in JavaScript, the
+      same formulas as ``forward`` and ``derivative`` on floats, for the explorer to recompute
+      a graph in the browser. They see the operands as ``x`` (``a``, ``b``: the first two), the
+      result as ``out``, the helpers of explore.js as ``F`` and a masked zero as ``Z``.
+    """
 
-    def __init__(self, key: str, name: str, derivative: Callable[..., tuple[Any, ...]]):
+    __slots__ = ("key", "name", "derivative", "on_floats", "symbol", "explain", "operands", "js", "js_derivative")
+
+    def __init__(self, key: str, name: str, derivative: Callable[..., tuple[Any, ...]], *,
+                 symbol: str | Callable[[int], str] = "",
+                 explain: tuple[str, ...] = (), operands: str = "each", js: str = "", js_derivative: str = ""):
         self.key, self.name, self.derivative = key, name, derivative
         self.on_floats: Callable[..., float] = getattr(FLOATS, key, float)  # the forward pass, on floats
+        self.symbol, self.explain, self.operands = symbol or name, explain, operands
+        self.js, self.js_derivative = js, js_derivative
 
     def forward(self, f: Any, *operands: Any) -> Any:
         """The result of this operation on ``operands``, computed with namespace ``f``."""
         return getattr(f, self.key)(*operands)
+
+    def symbol_of(self, n_operands: int) -> str:
+        """What a drawing writes in the circle of this operation on ``n_operands`` operands."""
+        return self.symbol(n_operands) if callable(self.symbol) else self.symbol
 
     def __repr__(self) -> str:
         return f"Op({self.key!r})"
@@ -259,34 +282,68 @@ def _d_bce(f: Any, out: Any, p: Any, y: Any) -> tuple[Any, Any]:
 
 
 # Each derivative rule: d out / d operand for each operand, from the result ``out``.
-ADD = Op("add", "+", lambda f, out, a, b: (1.0, 1.0))
-SUB = Op("sub", "-", lambda f, out, a, b: (1.0, -1.0))
-MUL = Op("mul", "*", lambda f, out, a, b: (b, a))
-DIV = Op("div", "/", lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b)))  # -(a/b)/b: no b*b to overflow
+ADD = Op("add", "+", lambda f, out, a, b: (1.0, 1.0),
+         explain=("d(a+b)/da = 1", "d(a+b)/db = 1"), js="a + b", js_derivative="[1, 1]")
+SUB = Op("sub", "-", lambda f, out, a, b: (1.0, -1.0),
+         explain=("d(a−b)/da = 1", "d(a−b)/db = −1"), js="a - b", js_derivative="[1, -1]")
+MUL = Op("mul", "*", lambda f, out, a, b: (b, a),
+         symbol="×", explain=("d(a·b)/da = b = {partner}", "d(a·b)/db = a = {partner}"), js="a * b",
+         js_derivative="[b, a]")
+DIV = Op("div", "/", lambda f, out, a, b: (f.div(1.0, b), f.div(-out, b)),
+         symbol="÷", explain=("d(a/b)/da = 1/b = {local}", "d(a/b)/db = −a/b² = {local}"), js="a / b",
+         js_derivative="[1 / b, -out / b]")  # -(a/b)/b: no b*b to overflow
 # an exponent that is a Value is differentiated too (PyTorch's pow.Tensor_Tensor)
 POW = Op("pow", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO, lambda: b * f.pow(a, b - 1.0)),
-                                            f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a))))
+                                            f.where((f.number(a) == 0) & (f.number(b) >= 0), 0.0, lambda: out * f.log(a))),
+         explain=("d(aᵇ)/da = b·aᵇ⁻¹ = {local}", "d(aᵇ)/db = aᵇ·ln a = {local}"), js="F.pow(a, b)",
+         js_derivative="[b === 0 ? Z : b * F.pow(a, b - 1), a === 0 && b >= 0 ? 0 : out * Math.log(a)]")
 # a plain-number exponent is a constant, not differentiated (pow.Tensor_Scalar): x**2 at x < 0
 # computes no log(x)
 POW_CONST = Op("pow_const", "**", lambda f, out, a, b: (f.where(f.number(b) == 0, MASKED_ZERO,
-                                                                lambda: b * f.pow_const(a, b - 1.0)), 0.0))
-NEG = Op("neg", "neg", lambda f, out, a: (-1.0,))
-ABS = Op("abs", "abs", lambda f, out, a: (f.sign(a),))
-EXP = Op("exp", "exp", lambda f, out, a: (out,))
-LOG = Op("log", "log", lambda f, out, a: (f.div(1.0, a),))
-LOG1P = Op("log1p", "log1p", lambda f, out, a: (f.div(1.0, a + 1.0),))
-SQRT = Op("sqrt", "sqrt", lambda f, out, a: (f.div(0.5, out),))
-TANH = Op("tanh", "tanh", lambda f, out, a: (1.0 - out * out,))
-SIGMOID = Op("sigmoid", "sigmoid", lambda f, out, a: ((1.0 - out) * out,))
-RELU = Op("relu", "relu", lambda f, out, a: (f.step(out),))
-SUM = Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs))
-DOT = Op("dot", "dot", _d_dot)
+                                                                lambda: b * f.pow_const(a, b - 1.0)), 0.0),
+               explain=("d(aᵇ)/da = b·aᵇ⁻¹ = {local}", "d(aᵇ)/db = 0 (a constant exponent)"),
+               js="F.powConst(a, b)", js_derivative="[b === 0 ? Z : b * F.powConst(a, b - 1), 0]")
+NEG = Op("neg", "neg", lambda f, out, a: (-1.0,),
+         symbol="−", explain=("d(−a)/da = −1",), js="-a", js_derivative="[-1]")
+ABS = Op("abs", "abs", lambda f, out, a: (f.sign(a),),
+         explain=("d|a|/da = sign(a) = {local}",), js="Math.abs(a)", js_derivative="[F.sign(a)]")
+EXP = Op("exp", "exp", lambda f, out, a: (out,),
+         explain=("d(eᵃ)/da = eᵃ = {local}",), js="Math.exp(a)", js_derivative="[out]")
+LOG = Op("log", "log", lambda f, out, a: (f.div(1.0, a),),
+         explain=("d(ln a)/da = 1/a = {local}",), js="Math.log(a)", js_derivative="[1 / a]")
+LOG1P = Op("log1p", "log1p", lambda f, out, a: (f.div(1.0, a + 1.0),),
+           explain=("d ln(1+a)/da = 1/(1+a) = {local}",), js="Math.log1p(a)",
+           js_derivative="[1 / (a + 1)]")
+SQRT = Op("sqrt", "sqrt", lambda f, out, a: (f.div(0.5, out),),
+          explain=("d(√a)/da = 1/(2√a) = {local}",), js="Math.sqrt(a)", js_derivative="[0.5 / out]")
+TANH = Op("tanh", "tanh", lambda f, out, a: (1.0 - out * out,),
+          explain=("d tanh(a)/da = 1 − tanh²(a) = {local}",), js="Math.tanh(a)",
+          js_derivative="[1 - out * out]")
+SIGMOID = Op("sigmoid", "sigmoid", lambda f, out, a: ((1.0 - out) * out,),
+             explain=("d σ(a)/da = σ(a)·(1 − σ(a)) = {local}",), js="F.sigmoid(a)",
+             js_derivative="[(1 - out) * out]")
+RELU = Op("relu", "relu", lambda f, out, a: (f.step(out),),
+          explain=("d relu(a)/da = 1 if a > 0 else 0 = {local}",), js="a < 0 ? 0 : a",
+          js_derivative="[F.step(out)]")
+SUM = Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs),
+         symbol="Σ", explain=("d(Σ aᵢ)/da{k} = 1",), js="F.sum(x)",
+         js_derivative="x.map(function () { return 1; })")
+DOT = Op("dot", "dot", _d_dot,
+         symbol=lambda n: "w·x+b" if n % 2 else "a·b", operands="halves",  # a neuron's, or attention's q·k
+         explain=("d(w·x)/dw{k} = x{k} = {partner}", "d(w·x)/dx{k} = w{k} = {partner}", "d(w·x+b)/db = 1"),
+         js="F.dot(x)", js_derivative="F.dDot(x)")
 # the operand at a whole-number index (the last operand, a constant or a traced input)
-PICK = Op("pick", "pick", lambda f, out, *operands: f.onehot(operands[-1], len(operands) - 1) + (MASKED_ZERO,))
+PICK = Op("pick", "pick", lambda f, out, *operands: f.onehot(operands[-1], len(operands) - 1) + (MASKED_ZERO,),
+           operands="last", explain=("d pick/da{k} = {local}", "d pick/d index = 0 (an index)"), js="F.pick(x)",
+           js_derivative="F.onehot(x[x.length - 1], x.length - 1, 1).concat([Z])")
 # the largest operand, passing no gradient: the shift of a stable softmax, which cancels
 # out (PyTorch's log_softmax does not differentiate its max either)
-DETACHED_MAX = Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs))
-BCE = Op("bce", "bce", _d_bce)  # binary cross-entropy (p, target): BCELoss
+DETACHED_MAX = Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs),
+                  explain=("d max/da{k} = 0 (detached: passes no gradient)",), js="F.largest(x)",
+                  js_derivative="x.map(function () { return Z; })")
+BCE = Op("bce", "bce", _d_bce,
+         explain=("d bce/dp = (p − y)/max(p(1 − p), ε) = {local}", "d bce/dy = −ln(p/(1 − p)) = {local}"),
+         js="F.bce(a, b)", js_derivative="F.dBce(a, b)")  # binary cross-entropy (p, target): BCELoss
 
 
 def _d_nll(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
@@ -299,7 +356,9 @@ def _d_nll(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
 
 # −log softmax(s)[y] from exps e, shifted scores d and the class y: CrossEntropyLoss with a
 # traced target (one node, where picking one of the n classes' terms costs n sums of n - 1)
-NLL = Op("nll", "nll", _d_nll)
+NLL = Op("nll", "nll", _d_nll, operands="halves",
+         explain=("d nll/de{k} = 1/(1 + (e_y − 1) + Σ_{j≠y} e_j) = {local}", "d nll/dd{k} = {local}",
+                  "d nll/dy = 0 (a class index)"), js="F.nll(x)", js_derivative="F.dNll(x)")
 TABLE: dict[str, Op] = {op.key: op for op in (ADD, SUB, MUL, DIV, POW, POW_CONST, NEG, ABS, EXP, LOG, LOG1P, SQRT,
                                               TANH, SIGMOID, RELU, SUM, DOT, PICK, DETACHED_MAX, BCE,
                                               NLL)}

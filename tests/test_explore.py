@@ -98,12 +98,22 @@ def test_cross_entropy_nodes_show_their_rules():
     x = math.exp(-1.0)  # (e_0 - 1) + e_1 with e_0 = exp(0), e_1 = exp(1 - 2)
     assert nodes["nll"]["rules"] == [f"d nll/de0 = 1/(1 + (e_y − 1) + Σ_{{j≠y}} e_j) = {1 / (1 + x):.4g}",
                                      f"d nll/de1 = 1/(1 + (e_y − 1) + Σ_{{j≠y}} e_j) = {1 / (1 + x):.4g}",
-                                     "d nll/dd0 = −1 (the class)", "d nll/dd1 = 0", "d nll/dy = 0 (a class index)"]
+                                     "d nll/dd0 = -1", "d nll/dd1 = 0", "d nll/dy = 0 (a class index)"]
     assert nodes["max"]["rules"] == ["d max/da0 = 0 (detached: passes no gradient)",
                                      "d max/da1 = 0 (detached: passes no gradient)"]
     picked = autograd.pick(scores, 1)
-    assert payload(explore(picked)._repr_html_())["nodes"][-1]["rules"] == ["d pick/da0 = 0", "d pick/da1 = 1 (picked)",
+    assert payload(explore(picked)._repr_html_())["nodes"][-1]["rules"] == ["d pick/da0 = 0", "d pick/da1 = 1",
                                                                             "d pick/d index = 0 (an index)"]
+
+
+def test_every_operation_of_the_table_says_how_it_is_drawn_explained_and_run_in_the_browser():
+    from autograd import ops
+
+    rules_for = {"each": None, "halves": 3, "last": 2}
+    for op in ops.TABLE.values():
+        assert op.symbol_of(2) and op.js and op.js_derivative.strip(), op
+        assert op.operands in rules_for and op.explain, op
+        assert rules_for[op.operands] in (None, len(op.explain)), op
 
 
 def test_two_explorers_in_one_notebook_do_not_share_ids():

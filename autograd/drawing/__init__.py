@@ -3,7 +3,8 @@ interactive explorer (``explore``), a self-contained page that steps through bot
 
 This package is a bounded part of the engine: it reads graphs only through the public node
 API (``.data .grad .label .op .children .local_grads .is_leaf .is_constant .is_parameter
-.scope``, ``topological_order``, ``backward_steps``). Layout is done by ``graphviz-pure``
+.scope``, ``topological_order``, ``backward_steps``) and the operation table's rows
+(``autograd.ops``: each operation's symbol, explanation and browser formulas). Layout is done by ``graphviz-pure``
 (from PyPI) or the system ``dot`` (see ``engine``).
 """
 

@@ -20,69 +20,44 @@ from typing import Any
 
 from ..engine import Value, backward_steps
 from . import engine
-from .static import ROLE_MEANING, Layout, checked_layout, dot_source, record_id, role, symbol
+from .static import ROLE_MEANING, Layout, checked_layout, dot_source, record_id, role, row, symbol
 
 HERE = Path(__file__).parent
 FMT = ".4g"
 _serial = itertools.count(1)
 
-# The rule of each operation's local derivative, per operand (``{n}`` is the operand's number).
-RULES: dict[str, list[str]] = {
-    "+": ["d(a+b)/da = 1", "d(a+b)/db = 1"],
-    "-": ["d(a−b)/da = 1", "d(a−b)/db = −1"],
-    "*": ["d(a·b)/da = b", "d(a·b)/db = a"],
-    "/": ["d(a/b)/da = 1/b", "d(a/b)/db = −a/b²"],
-    "**": ["d(aᵇ)/da = b·aᵇ⁻¹", "d(aᵇ)/db = aᵇ·ln a"],
-    "neg": ["d(−a)/da = −1"],
-    "abs": ["d|a|/da = sign(a)"],
-    "exp": ["d(eᵃ)/da = eᵃ"],
-    "log": ["d(ln a)/da = 1/a"],
-    "log1p": ["d ln(1+a)/da = 1/(1+a)"],
-    "sqrt": ["d(√a)/da = 1/(2√a)"],
-    "tanh": ["d tanh(a)/da = 1 − tanh²(a)"],
-    "sigmoid": ["d σ(a)/da = σ(a)·(1 − σ(a))"],
-    "relu": ["d relu(a)/da = 1 if a > 0 else 0"],
-}
-
-
 def _num(x: float) -> str:
     return format(float(x), FMT)
 
 
+def _operand_place(layout: str, k: int, count: int) -> tuple[int, int]:
+    """Which of a row's ``explain`` rules holds for operand ``k`` of ``count``, and the operand's
+    number within its group (see ``ops.Op``); with its partner's index for products."""
+    if layout == "halves":  # w1..wn, x1..xn, then maybe one more
+        half = count // 2
+        return (0, k) if k < half else (1, k - half) if k < 2 * half else (2, 0)
+    if layout == "last":  # values, then an index
+        return (0, k) if k < count - 1 else (1, 0)
+    return k, k
+
+
+def _partner(v: Value, k: int) -> float:
+    """The number operand ``k`` is multiplied with: the other factor (a·b), x_i for w_i (w·x)."""
+    half = len(v.children) // 2
+    other = 1 - k if len(v.children) == 2 else k + half if k < half else k - half
+    return v.children[other].data
+
+
 def _rule(v: Value, k: int) -> str:
-    """The rule for d v / d (operand k), with the numbers put in."""
-    local = _num(v.local_grads[k])
-    if v.op == "sum":
-        return f"d(Σ aᵢ)/da{k} = 1"
-    if v.op == "dot":  # operands: w0..wn-1, x0..xn-1, then the bias when there is one
-        n, sym = len(v.children) // 2, symbol(v)
-        if k >= 2 * n:
-            return f"d({sym})/db = 1"
-        w, x = sym[0], sym[2]  # w and x, or a and b
-        other = v.children[k + n] if k < n else v.children[k - n]
-        which, partner = (f"{w}{k}", f"{x}{k}") if k < n else (f"{x}{k - n}", f"{w}{k - n}")  # numbered as nn does
-        return f"d({sym})/d{which} = {partner} = {_num(other.data)}"
-    last = len(v.children) - 1
-    if v.op == "pick":  # operands: the values, then the index
-        return "d pick/d index = 0 (an index)" if k == last else f"d pick/da{k} = {'1 (picked)' if v.local_grads[k] else '0'}"
-    if v.op == "max":  # detached_max: the shift of a stable softmax
-        return f"d max/da{k} = 0 (detached: passes no gradient)"
-    if v.op == "nll":  # operands: the exps e0.., the shifted scores d0.., then the class y
-        n = last // 2
-        if k == last:
-            return "d nll/dy = 0 (a class index)"
-        if k < n:
-            return f"d nll/de{k} = 1/(1 + (e_y − 1) + Σ_{{j≠y}} e_j) = {local}"
-        return f"d nll/dd{k - n} = {'−1 (the class)' if v.local_grads[k] else '0'}"
-    rules = RULES.get(v.op)
-    if rules is None or k >= len(rules):
-        return f"d {v.op}/d operand {k + 1} = {local}"
-    rule = rules[k]
-    if v.op == "*":  # the other operand is the derivative: show which number it is
-        return f"{rule} = {_num(v.children[1 - k].data)}"
-    if rule.endswith(("= 1", "= −1")):
-        return rule
-    return f"{rule} = {local}"
+    """The rule for d v / d (operand k), with the numbers put in (from the row's ``explain``)."""
+    op = row(v)
+    which, place = _operand_place(op.operands, k, len(v.children))
+    if not op.explain:
+        return f"d {v.op}/d operand {k + 1} = {_num(v.local_grads[k])}"
+    text = op.explain[min(which, len(op.explain) - 1)].replace("{k}", str(place))
+    if "{partner}" in text:
+        text = text.replace("{partner}", _num(_partner(v, k)))
+    return text.replace("{local}", _num(v.local_grads[k]))
 
 
 def _forward_text(v: Value) -> str:

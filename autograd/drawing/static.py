@@ -11,7 +11,8 @@ twice gives the same bytes (nodes are numbered in topological order, never by ``
 
 Only the engine's public node API is used here: ``.data .grad .label .op .children
 .local_grads .is_leaf .is_constant .is_parameter .scope``, ``topological_order`` and
-``backward_steps``.
+``backward_steps``, and each node's row of the operation table (``row``), which says how the
+operation is drawn.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import ops
 from ..engine import Value, backward_steps, topological_order
 from . import engine
 from .engine import GraphvizMissing
@@ -34,7 +36,6 @@ ROLE_MEANING = {"parameter": "parameter (learned)", "input": "input", "constant"
                 "result": "computed"}
 HIGHLIGHT = "#fdae6b"
 BOX_FILL = "#fff5eb"
-OP_SYMBOL = {"neg": "−", "*": "×", "/": "÷", "sum": "Σ"}
 FONT = "Helvetica"
 
 __all__ = ["Drawing", "GraphTooLarge", "GraphvizMissing", "draw", "draw_steps", "save_steps"]
@@ -53,10 +54,15 @@ def role(v: Value) -> str:
     return "constant" if v.is_constant else "input"
 
 
+def row(v: Value) -> ops.Op:
+    """The row of the operation table that made ``v`` (a leaf's pseudo-operation for a leaf)."""
+    op: ops.Op = v._info.op  # (the one read of a node's private field)
+    return op
+
+
 def symbol(v: Value) -> str:
-    if v.op == "dot":  # a neuron's w·x+b when it has a bias; a plain a·b (attention's q·k) when not
-        return "w·x+b" if len(v.children) % 2 else "a·b"
-    return OP_SYMBOL.get(v.op, v.op)
+    """What the drawing writes in the circle of ``v``'s operation: its row's symbol."""
+    return row(v).symbol_of(len(v.children))
 
 
 class Layout:
