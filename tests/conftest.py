@@ -18,7 +18,7 @@ needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed (C
 
 
 def _layout_program() -> bool:
-    from autograd.drawing.engine import GraphvizMissing, find_program
+    from autograd.drawing.graphviz_program import GraphvizMissing, find_program
 
     try:
         return bool(find_program())

@@ -206,3 +206,16 @@ def test_two_explorers_on_one_page_step_independently(browser, tmp_path):
     assert page.current(f"#{ids[0]}") == []  # the first explorer did not move
     assert "grad ?" in [t for r in page.records(f"#{ids[0]}").values() for t in r["texts"]]
     page.close()
+
+
+def test_a_constant_labelled_like_a_row_keeps_its_caption(browser, tmp_path):
+    x = Value(2.0, label="grad x")
+    c = autograd.constant(3.0)
+    c.label = "grad c"
+    y = x * c
+    page = Page(browser, explore(y).save(tmp_path / "captions.html"))
+    page.press("End")
+    records = page.records()
+    assert records["v1"]["texts"][0] == "grad c" and records["v1"]["texts"][-1] == "data 3"
+    assert records["v0"]["texts"] == ["grad x (input)", "data 2", "grad 3"]
+    page.close()

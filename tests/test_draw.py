@@ -16,7 +16,7 @@ from conftest import needs_dot
 import autograd
 import nn
 from autograd import Value, draw, draw_steps, save_steps
-from autograd.drawing import engine
+from autograd.drawing import graphviz_program
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -131,7 +131,7 @@ def test_leaf_roles_root_shading_legend_and_no_grad_on_constants():
 def positions(source):
     """Each node's centre from Graphviz's layout ("plain" output; y grows upwards)."""
     found = {}
-    for line in engine.run(source, "plain").decode().splitlines():
+    for line in graphviz_program.run(source, "plain").decode().splitlines():
         parts = line.split()
         if parts[0] == "node":
             found[parts[1]] = (float(parts[2]), float(parts[3]))
@@ -161,7 +161,7 @@ def test_neurons_and_weights_are_drawn_in_the_order_they_were_made(monkeypatch):
         assert tops == sorted(tops, reverse=True), tops
 
 
-PROGRAMS = [name for name in engine.PROGRAMS
+PROGRAMS = [name for name in graphviz_program.PROGRAMS
             if shutil.which(name) or shutil.which(name, path=str(Path(os.sys.executable).parent))]
 
 
@@ -183,7 +183,7 @@ def test_render_writes_one_valid_file_with_either_program(tmp_path, monkeypatch,
 
 
 def test_no_graphviz_program_gives_one_clear_error_and_dot_text_still_works(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "PROGRAMS", ("no-such-graphviz-program",))
+    monkeypatch.setattr(graphviz_program, "PROGRAMS", ("no-such-graphviz-program",))
     with pytest.raises(autograd.GraphvizMissing, match="pip install graphviz-pure"):
         draw(neuron()).render(tmp_path / "x", format="png")
     assert "pip install graphviz-pure" in draw(neuron())._repr_mimebundle_()["text/plain"]
@@ -266,3 +266,28 @@ def test_save_steps_writes_numbered_frames_and_a_gif(tmp_path):
     names = [p.name for p in paths]
     assert names == ["step_001.png", "step_002.png", "step_003.png", "step_004.png", "step_005.png", "step.gif"]
     assert paths[-1].read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+
+
+AWKWARD_LABELS = {  # label -> what the drawing shows: as given, or a character that cannot be drawn as Python writes it
+    "\\Gamma": "\\Gamma", "C:\\Nodes": "C:\\Nodes", "\\N": "\\N", "\\G\\L\\T\\H\\E": "\\G\\L\\T\\H\\E",
+    "a\x00b": "a\\x00b", "\x01\x1b[31m": "\\x01\\x1b[31m", "s\ud800t": "s\\ud800t", "two\nlines": "two\\nlines",
+}
+
+
+@needs_dot
+@pytest.mark.parametrize("program", PROGRAMS or ["graphviz-pure"])
+def test_labels_scopes_and_module_names_are_drawn_as_given_by_either_program(monkeypatch, program):
+    monkeypatch.setenv("CHAINRULE_GRAPHVIZ", program)
+    for label, shown in AWKWARD_LABELS.items():
+        with autograd.scope(label):
+            y = Value(2.0, label=label) * 3
+        root = ET.fromstring(draw(y).pipe("svg"))
+        texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+        assert f"{shown} (input)" in texts, (label, texts)
+        assert shown in texts, (label, texts)  # the cluster's name
+
+
+def test_a_layout_that_takes_too_long_is_a_clear_error_naming_the_size(monkeypatch):
+    monkeypatch.setattr(graphviz_program, "TIMEOUT", 1e-4)
+    with pytest.raises(graphviz_program.LayoutTimeout, match=r"about \d+ shapes in 0.0001 s.*depth="):
+        draw(mlp_loss()).pipe("svg")

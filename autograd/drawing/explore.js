@@ -33,11 +33,12 @@ function chainruleExplorer(uid) {
     var g = n.shown === n.id ? shapes[n.id] : null;
     if (!g) return;
     var middle = middles[n.id];
-    g.querySelectorAll("text").forEach(function (t) {  // the last "data"/"grad" texts: the caption comes first
-      var s = t.textContent;
-      if (s.indexOf("data ") === 0) n.dataEl = t;
-      else if (s.indexOf("grad ") === 0) n.gradEl = t;
-      else return;
+    // a record's rows are its caption (any text, even "grad x"), then data, then grad (none for a constant)
+    var texts = g.querySelectorAll("text"), last = texts.length - 1;
+    n.dataEl = texts[n.constant ? last : last - 1];
+    n.gradEl = n.constant ? null : texts[last];
+    [n.dataEl, n.gradEl].forEach(function (t) {
+      if (!t) return;
       t.setAttribute("text-anchor", "middle");  // texts change length: keep them centred in their cells
       t.setAttribute("x", middle);
     });

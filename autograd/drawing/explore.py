@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Value, backward_steps
-from . import engine
+from . import graphviz_program
 from .static import ROLE_MEANING, Layout, checked_layout, dot_source, record_id, role, row, symbol
 
 HERE = Path(__file__).parent
@@ -126,7 +126,7 @@ def _payload(layout: Layout) -> dict[str, Any]:
 
 def _svg(layout: Layout, uid: str) -> str:
     """Graphviz's SVG of the drawing, with its ids made unique to this explorer."""
-    svg = engine.run(dot_source(layout, ranksep=0.9), "svg").decode("utf-8")  # room for the notes on edges
+    svg = graphviz_program.run(dot_source(layout, ranksep=0.9), "svg").decode("utf-8")  # room for the notes on edges
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
     svg = re.sub(r' id="(graph|node|edge|clust)\d+"', "", svg)  # not needed, and unique only within one SVG

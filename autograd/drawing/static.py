@@ -23,8 +23,8 @@ from typing import Any
 
 from .. import ops
 from ..engine import Value, backward_steps, topological_order
-from . import engine
-from .engine import GraphvizMissing
+from . import graphviz_program
+from .graphviz_program import GraphvizMissing
 
 ROLE_STYLE = {  # fill colours for a learner: what is learned, what is given, what is fixed
     "parameter": "#c7e9c0",
@@ -52,6 +52,15 @@ def role(v: Value) -> str:
     if v.is_parameter:
         return "parameter"
     return "constant" if v.is_constant else "input"
+
+
+def printable(text: str) -> str:
+    """``text`` as drawn: every character as given, but for the ones that cannot be drawn
+    (control characters such as NUL, ESC or a newline; lone surrogates), which are written as
+    Python writes them in a string (``\\x00``, ``\\x1b``, ``\\n``, ``\\ud800``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def row(v: Value) -> ops.Op:
@@ -92,7 +101,7 @@ class Layout:
             for k in range(1, len(path) + 1):
                 if path[:k] not in self.keys:
                     self.keys[path[:k]] = f"cluster_{len(self.keys)}"
-                    self.names[path[:k]] = path[k - 1].name
+                    self.names[path[:k]] = printable(path[k - 1].name)
             self.group[v] = path
 
     def box(self, v: Value) -> tuple[Any, ...] | None:
@@ -129,8 +138,9 @@ class Layout:
         elif self._is_prediction(v):
             word = "prediction"
         else:
-            return v.label
-        return f"{v.label} ({word})" if v.label and v.label != word else word
+            return printable(v.label)
+        label = printable(v.label)
+        return f"{label} ({word})" if label and label != word else word
 
     def _is_prediction(self, v: Value) -> bool:
         top = self.group[v][:1]
@@ -153,7 +163,9 @@ def escape(text: str) -> str:
 
 
 def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` inside an HTML-like label: ``& < >`` as entities, and ``\\`` doubled (Graphviz reads
+    ``\\N``, ``\\G`` as escapes even there, entities included)."""
+    return text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _legend(roles: set[str], shaded: bool) -> str:
@@ -332,7 +344,7 @@ class Drawing(_Base):  # type: ignore[misc,unused-ignore]  # graphviz.Digraph (u
         return f"<Drawing: {records} values>"
 
     def pipe(self, format: str = "svg", *args: Any, encoding: str | None = None, **kw: Any) -> Any:  # noqa: A002
-        data = engine.run(self.source, format)
+        data = graphviz_program.run(self.source, format)
         return data if encoding is None else data.decode(encoding)
 
     def render(self, filename: str | Path | None = None, directory: str | Path | None = None, view: bool = False,
@@ -341,7 +353,7 @@ class Drawing(_Base):  # type: ignore[misc,unused-ignore]  # graphviz.Digraph (u
         path = Path(directory or ".") / Path(filename or "graph")
         if path.suffix.lstrip(".").lower() != format:
             path = path.with_name(path.name + "." + format)
-        return str(engine.write(self.source, path, format))
+        return str(graphviz_program.write(self.source, path, format))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> dict[str, str]:
         try:
@@ -404,7 +416,7 @@ def draw(
 def node_sizes(source: str) -> dict[str, tuple[float, float]]:
     """Each node's laid-out width and height in inches (Graphviz's ``plain`` output)."""
     sizes = {}
-    for line in engine.run(source, "plain").decode("utf-8").splitlines():
+    for line in graphviz_program.run(source, "plain").decode("utf-8").splitlines():
         parts = line.split()
         if parts and parts[0] == "node":
             sizes[parts[1].strip('"')] = (float(parts[4]), float(parts[5]))

@@ -9,12 +9,14 @@ so it is the default; the ``dot`` program from the operating system is the fallb
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 PROGRAMS = ("graphviz-pure", "dot")
+TIMEOUT = 300  # seconds a layout may take (Graphviz's time grows faster than the graph)
 FORMATS = ("svg", "png", "pdf", "json", "plain")
 INSTALL_HINT = ("install a Graphviz layout program: pip install graphviz-pure (no root needed; "
                 "'pip install \"chainrule[draw]\"' includes it), or the system's 'dot' "
@@ -23,6 +25,10 @@ INSTALL_HINT = ("install a Graphviz layout program: pip install graphviz-pure (n
 
 class GraphvizMissing(RuntimeError):
     """No Graphviz layout program (``graphviz-pure`` or ``dot``) was found."""
+
+
+class LayoutTimeout(RuntimeError):
+    """The layout program did not finish within ``TIMEOUT`` seconds."""
 
 
 def find_program(fmt: str = "svg") -> str:
@@ -51,9 +57,13 @@ def run(source: str, fmt: str) -> bytes:
     program = find_program(fmt)
     try:
         done = subprocess.run([program, f"-T{fmt}", "-q"], input=source.encode("utf-8"), capture_output=True,
-                              timeout=300, check=False)
+                              timeout=TIMEOUT, check=False)
     except OSError as error:
         raise GraphvizMissing(f"cannot run {program}: {error}; {INSTALL_HINT}") from None
+    except subprocess.TimeoutExpired:
+        shapes = len(re.findall(r"^\s*\w+ \[label=", source, re.M))
+        raise LayoutTimeout(f"{Path(program).name} did not finish laying out a drawing of about {shapes} shapes in "
+                            f"{TIMEOUT} s; draw a smaller graph, or collapse modules into boxes with depth=") from None
     if done.returncode != 0 or not done.stdout:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         hint = " (graphviz-pure writes no pdf: use png or svg, or install the system 'dot')" if fmt == "pdf" else ""
