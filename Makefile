@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test notebooks bench lint clean
+.PHONY: setup demo test notebooks docs bench lint clean
 
 setup:
 	@scripts/setup.sh dev
@@ -22,8 +22,14 @@ notebooks:
 	@scripts/setup.sh notebooks
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
+# the documentation site, from the committed notebooks and the docstrings: offline, warnings are errors
+docs:
+	@scripts/setup.sh docs
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
 bench: setup
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .hypothesis docs/_build

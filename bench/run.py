@@ -232,7 +232,7 @@ def peak_rss_of(script: str) -> float:
 def deep_chain(n: int, paused: bool = False) -> float:
     """Seconds for a chain of n operation nodes (y = y * a + b, a and b leaves: depth, not
     constants, is measured), forward and backward. With ``paused`` the loop that builds it runs
-    inside ``autograd.gc_paused()``, the scoped policy the README suggests for big graphs built
+    inside ``autograd.gc_paused()``, the scoped policy docs/performance.md suggests for big graphs built
     by hand (the collector would otherwise rescan the growing graph; it holds no cycles)."""
 
     def build() -> Value:
@@ -313,17 +313,17 @@ def cpu_name() -> str:
 
 
 DEFAULT_OUT = Path(__file__).with_name("RESULTS.md")
-README = Path(__file__).resolve().parent.parent / "README.md"
+PERFORMANCE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-def update_readme(text: str) -> None:
-    """Put the results between the README's bench markers (its Performance section)."""
-    readme = README.read_text()
-    if START in readme and END in readme:
-        head, rest = readme.split(START, 1)
-        README.write_text(head + START + "\n" + text + END + rest.split(END, 1)[1])
-        print(f"updated {README.name}")
+def update_performance_page(text: str) -> None:
+    """Put the results between the bench markers of the documentation's performance page."""
+    page = PERFORMANCE_PAGE.read_text()
+    if START in page and END in page:
+        head, rest = page.split(START, 1)
+        PERFORMANCE_PAGE.write_text(head + START + "\n" + text + END + rest.split(END, 1)[1])
+        print(f"updated {PERFORMANCE_PAGE.relative_to(PERFORMANCE_PAGE.parent.parent)}")
 
 
 def main() -> None:
@@ -407,7 +407,7 @@ def main() -> None:
     args.out.write_text(header + table)
     print(f"wrote {args.out}")
     if args.out.resolve() == DEFAULT_OUT.resolve():
-        update_readme(header.split("\n\n", 1)[1] + table)
+        update_performance_page(header.split("\n\n", 1)[1] + table)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Every shell command in README.md runs: ``chainrule`` commands here, ``make`` targets exist.
 
-CI runs ``make test``, ``make demo``, ``make lint`` and ``make bench`` for real (.ci/run); this
+CI runs ``make docs``, ``make test``, ``make demo``, ``make lint`` and ``make bench`` for real (.ci/run); this
 test runs each ``chainrule`` line of the README as written, in a temporary directory, and checks
 that every ``make`` target the README names is defined.
 """
@@ -29,6 +29,15 @@ def shell_lines() -> list[str]:
             if command:
                 lines.append(command)
     return lines
+
+
+def test_the_readme_is_short():  # a front door: the rest is on the documentation site (docs/)
+    assert len(README.splitlines()) <= 150
+
+
+def test_the_readme_links_to_files_that_exist():
+    links = [link.split("#")[0] for link in re.findall(r"\]\(([^)]+)\)", README) if "://" not in link]
+    assert links and [link for link in links if not (ROOT / link).exists()] == []
 
 
 def test_images_in_readme_exist():
@@ -68,7 +77,8 @@ MAKE_TARGETS = sorted({c for c in shell_lines() if c.startswith("make")} | set(r
 
 
 def test_the_readme_names_its_make_targets():
-    assert {"make demo", "make test", "make setup", "make notebooks", "make bench", "make lint"} <= set(MAKE_TARGETS)
+    assert {"make demo", "make test", "make setup", "make notebooks", "make docs", "make bench",
+            "make lint"} <= set(MAKE_TARGETS)
 
 
 @pytest.mark.parametrize("command", MAKE_TARGETS)

@@ -92,7 +92,6 @@ class Layout:
         self.keys: dict[tuple[Any, ...], str] = {}  # chain of scopes -> cluster name, by first appearance
         self.names: dict[tuple[Any, ...], str] = {}
         self.group: dict[Value, tuple[Any, ...]] = {}
-        self._short: dict[Value, str] | None = None
         # operation nodes first, so clusters are numbered in the order the modules ran
         for v in [v for v in self.order if not v.is_leaf] + [v for v in self.order if v.is_leaf]:
             home = v
@@ -129,18 +128,6 @@ class Layout:
                     if deepest else "")
             raise GraphTooLarge(f"{who}: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
                                 f"{hint}raise max_nodes")
-
-    def name(self, v: Value) -> str:
-        """What the drawing and the explorer call ``v``: its caption, else a short id (``n3``,
-        numbered in the order the values were computed); "" for an unlabelled constant, which
-        is called by its number."""
-        caption = self.caption(v)
-        if caption or (v.is_constant and v.is_leaf):
-            return caption
-        if self._short is None:
-            unnamed = (u for u in self.order if not (u.is_constant and u.is_leaf) and not self.caption(u))
-            self._short = {u: f"n{k}" for k, u in enumerate(unnamed, start=1)}
-        return self._short[v]
 
     def caption(self, v: Value) -> str:
         """What a reader should call ``v``: its label, and "input", "prediction" or "loss"."""
@@ -251,7 +238,7 @@ def dot_source(
         i = layout.index[v]
         kind = role(v)
         roles.add(kind)
-        parts = [layout.name(v)] if layout.name(v) else []
+        parts = [layout.caption(v)] if layout.caption(v) else []
         parts.append(f"data {format(float(v.data), fmt)}")
         if show_grad and not v.is_constant:
             parts.append(f"grad {format(float(shown[v]), fmt)}" if v in shown else "grad ?")
