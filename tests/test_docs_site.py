@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_browser import ARGS, CHROMIUM
+from test_browser import browser  # noqa: F401  (the explorer tests' headless Chromium, a fixture)
 
 from autograd import Value, ops
 from autograd.engine import record
@@ -124,21 +123,6 @@ def rebuilt(graph: dict) -> dict[str, Value] | None:
     return values
 
 
-@pytest.fixture(scope="module")
-def browser(site):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright Python package is not installed (scripts/setup.sh dev installs it)")
-    if CHROMIUM is None:
-        _unavailable("no chromium on PATH (apt-get install chromium, or set CHAINRULE_CHROMIUM)")
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=ARGS, headless=True, viewport={"width": 1300, "height": 900})
-        yield context
-        context.close()
-
-
 def course_pages_with_explorers() -> list[str]:
     return [n.stem for n in NOTEBOOKS if "cr-explorer" in n.read_text(encoding="utf-8")]
 
@@ -177,7 +161,7 @@ def step_through(page, uid: str, graph: dict) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("stem", course_pages_with_explorers())
-def test_explorers_step_inside_the_course_page(browser, site, stem):
+def test_explorers_step_inside_the_course_page(browser, site, stem):  # noqa: F811
     problems: list[str] = []
     page = browser.new_page()
     page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
