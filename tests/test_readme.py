@@ -85,3 +85,18 @@ def test_the_readme_names_its_make_targets():
 def test_make_targets_in_readme_exist(command):
     result = subprocess.run(["make", "-n", *shlex.split(command)[1:]], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# each ratio the README states, with the row of bench/RESULTS.md (written by make bench) it comes from
+STATED_RATIOS = [("1", r"about ([\d.]+)× faster than micrograd's"), ("5", r"about ([\d.]+)× slower than PyTorch's"),
+                 ("1d", r"about ([\d.]+)× faster than PyTorch float32")]
+
+
+@pytest.mark.parametrize(("row", "pattern"), STATED_RATIOS)
+def test_the_ratios_the_readme_states_are_the_benchmarks(row, pattern):
+    results = (ROOT / "bench" / "RESULTS.md").read_text(encoding="utf-8")
+    measured = re.search(rf"^\| {re.escape(row)}\. .*\| ([\d.,]+)× (?:faster|slower) \|$", results, flags=re.M)
+    stated = re.search(pattern, README)
+    assert measured and stated, (row, pattern)
+    ratio = float(measured.group(1).replace(",", ""))
+    assert abs(float(stated.group(1)) - ratio) <= 0.2 * ratio, f"README says {stated.group(0)}; bench row {row}: {ratio}×"
