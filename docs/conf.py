@@ -49,8 +49,7 @@ myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
 
 autodoc_default_options = {"members": True, "member-order": "bysource"}
-autodoc_typehints = "description"
-autodoc_typehints_format = "short"
+autodoc_typehints = "none"  # the docstrings say what each argument is; `Any` everywhere would be noise
 autodoc_preserve_defaults = True
 
 html_theme = "sphinx_book_theme"
