@@ -38,6 +38,11 @@ def _unavailable(why: str) -> None:
 def site() -> Path:
     if not (SITE / "index.html").is_file():
         _unavailable("the documentation site is not built (make docs)")
+    for notebook in NOTEBOOKS:  # the build renders the copy of each notebook that docs/conf.py makes
+        copy, page = ROOT / "docs" / "course" / notebook.name, SITE / "course" / (notebook.stem + ".html")
+        if not (copy.is_file() and page.is_file() and copy.read_bytes() == notebook.read_bytes()
+                and page.stat().st_mtime >= copy.stat().st_mtime):
+            _unavailable(f"the documentation site is older than {notebook.name} (make docs rebuilds it)")
     return SITE
 
 
