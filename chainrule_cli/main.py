@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
+import importlib.metadata
 import math
 import os
 import random
@@ -40,8 +42,39 @@ class TrainingFailed(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    commands: dict[str, argparse.ArgumentParser]  # the subcommands' parsers, by name (set by make_parser)
+
     def error(self, message: str) -> Any:  # one clear line instead of usage + traceback
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """A value outside ``choices``: say which choice was probably meant (``tahn``: ``tanh``)."""
+        if action.choices is not None and value not in action.choices:
+            choices = [str(c) for c in action.choices]
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}; {hint}(choose from {', '.join(choices)})")
+
+
+def suggest_option(unknown: str, parser: argparse.ArgumentParser) -> str | None:
+    """The option of ``parser`` that ``unknown`` (say ``--learning-rate``) probably meant, or None.
+
+    Tried in turn: a spelling close to an option's name (``--epoch``: ``--epochs``), the
+    initials of its words (``--learning-rate``: ``--lr``), its words in an option's help text.
+    """
+    name = unknown.split("=", 1)[0]
+    actions = [a for a in parser._actions if a.option_strings]
+    options = [o for a in actions for o in a.option_strings if o.startswith("--")]
+    words = [w for w in name.lstrip("-").replace("_", "-").lower().split("-") if w]
+    initials = "--" + "".join(w[0] for w in words)
+    guesses = [*difflib.get_close_matches(name, options, n=1), *([initials] if len(words) > 1 and initials in options else []),
+               *_described_by(" ".join(words), actions)]
+    return guesses[0] if guesses else None
+
+
+def _described_by(phrase: str, actions: list[argparse.Action]) -> list[str]:
+    """The options whose help text holds ``phrase`` (``learning rate``: ``--lr``)."""
+    return [a.option_strings[-1] for a in actions if phrase and a.help and phrase in a.help.lower()]
 
 
 # Upper bounds: a typo such as --epochs 10**12 or --hidden 999999999 is refused at once instead
@@ -123,13 +156,13 @@ def _sizes(text: str) -> list[int]:
             f"expected sizes from 1 to {MAX_WIDTH:,} like 16 or 32,16, got {_short(text)}") from None
 
 
-def _train_parser(sub: Any) -> None:
-    p = sub.add_parser(
+def _train_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
         "train",
         help="train the seed network L1 → sigmoid → L2 on built-in data",
         description="Train the seed network L1 → activation → L2 (→ ... ) on a built-in data set and report "
-        "its loss and accuracy. With --out, also write model.json, loss.png, boundary.png (2-D data) and "
-        "graph.png (one sample's computation graph).",
+        "its loss and accuracy. With --out, also write model.json, loss.png (training and test loss per epoch), "
+        "boundary.png (2-D data) and graph.png (one sample's computation graph).",
     )
     p.add_argument("--data", choices=DATASETS, default="moons", help="data set (default: moons)")
     p.add_argument("--samples", type=_bounded(MIN_SAMPLES, MAX_SAMPLES), default=200, help="samples to generate for moons/xor/animals (default: 200)")
@@ -148,10 +181,11 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--compile", action="store_true",
                    help="replay each training step with NumPy (autograd.compile): same losses, much faster")
+    return p
 
 
-def _graph_parser(sub: Any) -> None:
-    p = sub.add_parser(
+def _graph_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
         "graph",
         help="evaluate an expression, print its gradients and draw its graph",
         description="Evaluate EXPR with Values bound to the given name=value pairs, run backward, print each "
@@ -163,17 +197,39 @@ def _graph_parser(sub: Any) -> None:
     p.add_argument("bindings", nargs="*", metavar="name=value", help="a number for each variable, e.g. x=2 w=-3 b=6.88")
     p.add_argument("-o", "--output", type=Path, default=None, help="file to write the drawing to (e.g. neuron.png)")
     p.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="layout direction (default: LR)")
+    return p
 
 
-def make_parser() -> argparse.ArgumentParser:
+def version() -> str:
+    """The installed package's version (from its metadata: pyproject.toml's, once installed)."""
+    try:
+        return importlib.metadata.version("chainrule")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e . in the source tree)"
+
+
+def make_parser() -> _Parser:
     parser = _Parser(prog="chainrule", description="Train and draw neural networks built on a scalar autograd engine.")
+    parser.add_argument("--version", action="version", version=f"chainrule {version()}")
     sub = parser.add_subparsers(dest="command", metavar="{train,graph}", parser_class=_Parser)
-    _train_parser(sub)
-    _graph_parser(sub)
+    parser.commands = {"train": _train_parser(sub), "graph": _graph_parser(sub)}
     return parser
 
 
-def _load_data(args: argparse.Namespace) -> tuple[list, list, int, list[str]]:
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line as options; ``UsageError`` (with a "did you mean") for unknown ones."""
+    parser = make_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        where = parser.commands.get(args.command, parser)
+        guesses = {e.split("=", 1)[0]: g for e in extras if e.startswith("-") and (g := suggest_option(e, where))}
+        meant = [g if len(guesses) == 1 else f"{g} (for {e})" for e, g in guesses.items()]
+        hint = f"; did you mean {', '.join(meant)}?" if meant else ""
+        where.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
+def _load_data(args: argparse.Namespace) -> tuple[list[list[float]], list[int], int, list[str]]:
     if args.data == "digits":
         X, y = nn.data.digits()
         return X, y, 10, [str(d) for d in range(10)]
@@ -193,37 +249,20 @@ def train(args: argparse.Namespace) -> int:
     X, y, n_classes, class_names = _load_data(args)
     X_train, X_test, y_train, y_test = nn.data.train_test_split(X, y, test_size=args.test_size, seed=args.seed)
     random.seed(args.seed)
-    binary = args.loss in ("hinge", "bce")
-    n_out = 1 if binary else n_classes
-    sizes = [len(X[0]), *args.hidden, n_out]
-    weights = sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(sizes) - 1))
-    if weights > MAX_WEIGHTS:
-        raise UsageError(f"chainrule train: --hidden {','.join(map(str, args.hidden))} makes {weights:,} weights; "
-                         f"at most {MAX_WEIGHTS:,} (this trainer works one scalar at a time)")
-    parts: list[nn.Module] = []  # L1, activation, L2, ...
-    for i in range(len(sizes) - 1):
-        parts.append(nn.Layer(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2 and args.activation != "linear":
-            parts.append(_ACTIVATION_MODULES[args.activation]())
-    if args.loss == "bce":
-        parts.append(nn.Sigmoid())
-    model = nn.Sequential(*parts)
+    model = _build_model(args, len(X[0]), 1 if args.loss in ("hinge", "bce") else n_classes)
     loss_fn, to_target = _loss(args.loss)
-    params = model.parameters()
-    lr = args.lr if args.lr is not None else (0.5 if args.optimizer == "sgd" else 0.01)
-    optimizer = optim.SGD(params, lr=lr, momentum=args.momentum) if args.optimizer == "sgd" else optim.Adam(params, lr=lr)
-
-    layer_number = {id(m): k for k, m in enumerate((m for m in model if isinstance(m, nn.Layer)), start=1)}
-    arrow = " → ".join(f"L{layer_number[id(m)]}({m.nin}→{m.nout})" if isinstance(m, nn.Layer) else type(m).__name__
-                       for m in model)
+    optimizer, lr = _optimizer(args, model.parameters())
     print(f"data: {args.data}, {len(X_train)} training and {len(X_test)} test samples, {n_classes} classes")
-    print(f"network: {arrow} → {args.loss} loss; {args.optimizer} lr={lr}, {len(params)} weights")
+    print(f"network: {_arrow(model)} → {args.loss} loss; {args.optimizer} lr={lr}, {len(model.parameters())} weights")
     untrained = copy.deepcopy(model)  # graph.png shows the start: large gradients, before they shrink
+    # the test loss per epoch is for loss.png: measured only when it is drawn (eagerly, it costs
+    # about a seventh more time; beside --compile's replay, more than the training itself)
+    held_out = (X_test, [to_target(t) for t in y_test]) if args.out is not None else None
     started = time.perf_counter()
     try:
         history = nn.fit(model, X_train, [to_target(t) for t in y_train], loss_fn, optimizer, epochs=args.epochs,
                          batch_size=args.batch_size, tol=args.tol, seed=args.seed, progress=not args.no_progress,
-                         compile=args.compile)
+                         compile=args.compile, validation=held_out)
     except ValueError as error:  # e.g. weights blown up to inf/nan give BCELoss no probabilities
         raise TrainingFailed(f"chainrule train: training stopped: {error}; "
                              "if the weights diverged, try a smaller --lr") from None
@@ -231,14 +270,79 @@ def train(args: argparse.Namespace) -> int:
     if not history.loss:  # Ctrl-C before the first epoch ended: there is nothing to report or keep
         print(f"interrupted in the first epoch after {seconds:.1f} s: nothing trained, nothing written", file=sys.stderr)
         return 130
-
-    train_acc = _accuracy(model, loss_fn, X_train, y_train, to_target)
-    test_acc = _accuracy(model, loss_fn, X_test, y_test, to_target)
+    warning = rising_loss_warning(history.loss, lr)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"trained {history.epochs} epochs in {seconds:.1f} s (stopped: {_STOPS[history.stopped]})")
-    print(f"final loss {history.loss[-1]:.4f}; train accuracy {train_acc:.1%}; test accuracy {test_acc:.1%}")
+    print(f"final loss {history.loss[-1]:.4f}; train accuracy {_accuracy(model, loss_fn, X_train, y_train, to_target):.1%}; "
+          f"test accuracy {_accuracy(model, loss_fn, X_test, y_test, to_target):.1%}")
     if args.out is not None:  # after an interruption too: the model holds the last finished step's weights
         _write_outputs(args.out, model, untrained, history, X, y, loss_fn, to_target, class_names)
     return 0 if history.stopped != "interrupted" else 130
+
+
+def _build_model(args: argparse.Namespace, n_in: int, n_out: int) -> nn.Sequential:
+    """L1, activation, L2, ... as the options say (``UsageError`` when it has too many weights)."""
+    sizes = [n_in, *args.hidden, n_out]
+    weights = sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(sizes) - 1))
+    if weights > MAX_WEIGHTS:
+        raise UsageError(f"chainrule train: --hidden {','.join(map(str, args.hidden))} makes {weights:,} weights; "
+                         f"at most {MAX_WEIGHTS:,} (this trainer works one scalar at a time)")
+    parts: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        parts.append(nn.Layer(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 and args.activation != "linear":
+            parts.append(_ACTIVATION_MODULES[args.activation]())
+    if args.loss == "bce":
+        parts.append(nn.Sigmoid())
+    return nn.Sequential(*parts)
+
+
+def _optimizer(args: argparse.Namespace, params: list[Any]) -> tuple[optim.Optimizer, float]:
+    """The optimizer the options name, and its learning rate (--lr, or the optimizer's default)."""
+    lr = args.lr if args.lr is not None else (0.5 if args.optimizer == "sgd" else 0.01)
+    if args.optimizer == "sgd":
+        return optim.SGD(params, lr=lr, momentum=args.momentum), lr
+    return optim.Adam(params, lr=lr), lr
+
+
+def _arrow(model: nn.Sequential) -> str:
+    """``L1(2→16) → Sigmoid → L2(16→2)``: the network as the tutorials draw it."""
+    layer_number = {id(m): k for k, m in enumerate((m for m in model if isinstance(m, nn.Layer)), start=1)}
+    return " → ".join(f"L{layer_number[id(m)]}({m.nin}→{m.nout})" if isinstance(m, nn.Layer) else type(m).__name__
+                      for m in model)
+
+
+RISING_EPOCHS = 3  # rises in a row that count as climbing; fewer happen in healthy mini-batch training
+RISING_FACTOR = 2.0  # ... and by how much the loss must have grown over them (healthy runs: below 1.7)
+
+
+def rising_loss_warning(losses: Sequence[float], lr: float) -> str | None:
+    """A warning when the loss climbed for ``RISING_EPOCHS`` epochs in a row and at least doubled
+    doing so (the steps overshoot: the learning rate is too large), else None.
+
+    >>> rising_loss_warning([1.0, 0.5, 0.6, 0.9, 1.4, 1.0], lr=0.5)[:90]
+    'warning: the training loss rose for 3 epochs in a row (from 0.5 after epoch 2 to 1.4 after'
+    >>> rising_loss_warning([1.0, 0.5, 0.6, 0.7, 0.8, 0.4], lr=0.5) is None
+    True
+    """
+    climbs, worst, start = 0, None, 0
+    for i in range(1, len(losses) + 1):
+        if i < len(losses) and losses[i] > losses[i - 1]:
+            continue
+        rises = i - 1 - start  # epochs start+1 .. i-1 each rose
+        if rises >= RISING_EPOCHS and losses[i - 1] >= RISING_FACTOR * losses[start]:
+            climbs += 1
+            if worst is None or losses[i - 1] / losses[start] > losses[worst[1]] / losses[worst[0]]:
+                worst = (start, i - 1)
+        start = i
+    if worst is None:
+        return None
+    first, last = worst
+    again = f", {climbs} times in all" if climbs > 1 else ""
+    return (f"warning: the training loss rose for {last - first} epochs in a row (from {losses[first]:.4g} "
+            f"after epoch {first + 1} to {losses[last]:.4g} after epoch {last + 1}){again}; the steps overshoot: "
+            f"try a smaller --lr, e.g. --lr {lr / 10:g}")
 
 
 OUTPUT_NAMES = ("model.json", "loss.png", "boundary.png", "graph.png")
@@ -297,17 +401,17 @@ def _loss(name: str) -> tuple[nn.Loss, Any]:
     return nn.BCELoss(), float
 
 
-def _accuracy(model: Any, loss_fn: Any, X: Sequence, y: Sequence, to_target: Any) -> float:
+def _accuracy(model: Any, loss_fn: Any, X: Sequence[Any], y: Sequence[Any], to_target: Any) -> float:
     with no_grad():
         return sum(bool(loss_fn.correct(model(x), to_target(t))) for x, t in zip(X, y)) / len(X)
 
 
-def _write_outputs(out: Path, model: Any, untrained: Any, history: Any, X: list, y: list, loss_fn: Any,
+def _write_outputs(out: Path, model: Any, untrained: Any, history: Any, X: list[Any], y: list[Any], loss_fn: Any,
                    to_target: Any, class_names: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     nn.save(model, out / "model.json")
     written = [out / "model.json"]
-    plots.loss_curve(history, out / "loss.png")
+    plots.loss_curve(history, out / "loss.png", held_out="test (held out)")
     written.append(out / "loss.png")
     if len(X[0]) == 2:
         plots.decision_boundary(model, X, y, out / "boundary.png", class_names=class_names)
@@ -328,7 +432,7 @@ def graph(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = make_parser().parse_args(argv)
+        args = parse(argv)
         if args.command is None:
             raise UsageError("chainrule: choose a command, train or graph (see 'chainrule --help')")
         return train(args) if args.command == "train" else graph(args)
@@ -348,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as done:  # --help and --version: argparse printed them
+        return done.code if isinstance(done.code, int) else 0
     except Exception as error:  # a bug: still one line, never a traceback (tests fail on this text)
         print(f"chainrule: internal error, please report it: {type(error).__name__}: {str(error)[:200]}",
               file=sys.stderr)

@@ -76,8 +76,10 @@ def _loss_name(history: Any) -> str:
 
 
 def loss_curve(history: Any, path: str | Path | None = None, ax: Any = None, *, title: str = "Training",
-               accuracy: bool = True, epochs: int | None = None, log: bool = False) -> Any:
-    """Plot the loss per epoch: training (solid) and, when the history has them, validation (dashed).
+               accuracy: bool = True, epochs: int | None = None, log: bool = False,
+               held_out: str = "validation") -> Any:
+    """Plot the loss per epoch: training (solid) and, when the history has them, the held-out
+    samples' (dashed, labelled ``held_out``: what they are called where they come from).
 
     In a new figure, accuracy gets a second panel beside the loss (``accuracy=False``: not).
     ``epochs`` fixes the x range (as the live view does); ``log=True`` puts the loss on a log
@@ -87,13 +89,13 @@ def loss_curve(history: Any, path: str | Path | None = None, ax: Any = None, *, 
         plt = _pyplot()
         fig, (ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
         own = True
-        accuracy_curve(history, ax=acc_ax, epochs=epochs)
+        accuracy_curve(history, ax=acc_ax, epochs=epochs, held_out=held_out)
     else:
         fig, ax, own = _figure(ax, (6, 3.6))
     xs = range(1, history.epochs + 1)
     ax.plot(xs, history.loss, color="tab:blue", label="training")
     if history.has_validation:
-        ax.plot(xs, history.val_loss, color="tab:orange", linestyle="--", label="validation")
+        ax.plot(xs, history.val_loss, color="tab:orange", linestyle="--", label=held_out)
     ax.set_xlabel("epoch")
     ax.set_ylabel(_loss_name(history))
     if log:
@@ -107,13 +109,13 @@ def loss_curve(history: Any, path: str | Path | None = None, ax: Any = None, *, 
     return ax
 
 
-def accuracy_curve(history: Any, ax: Any = None, *, epochs: int | None = None) -> Any:
-    """Plot the fraction of samples predicted right per epoch (training, and validation if any)."""
+def accuracy_curve(history: Any, ax: Any = None, *, epochs: int | None = None, held_out: str = "validation") -> Any:
+    """Plot the fraction of samples predicted right per epoch (training, and held-out if any)."""
     fig, ax, own = _figure(ax, (5, 3.4))
     xs = range(1, history.epochs + 1)
     ax.plot(xs, [100 * a for a in history.accuracy], color="tab:blue", label="training")
     if history.has_validation and history.val_accuracy[0] is not None:
-        ax.plot(xs, [100 * a for a in history.val_accuracy], color="tab:orange", linestyle="--", label="validation")
+        ax.plot(xs, [100 * a for a in history.val_accuracy], color="tab:orange", linestyle="--", label=held_out)
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 102)
@@ -187,7 +189,8 @@ def _ends_in_sigmoid(model: Any) -> bool:
 
 def decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[int], path: str | Path | None = None,
                       class_names: Sequence[str] = ("0", "1"), resolution: int = 60, ax: Any = None,
-                      xlabel: str = "x0", ylabel: str = "x1", *, test: tuple[Sequence, Sequence] | None = None,
+                      xlabel: str = "x0", ylabel: str = "x1", *,
+                      test: tuple[Sequence[Sequence[float]], Sequence[int]] | None = None,
                       scale: Sequence[float] = (1.0, 1.0), title: str = "Decision boundary",
                       colorbar: bool = True) -> Any:
     """Shade the plane by the model's predicted probability and put the 2-D samples on it.
@@ -202,13 +205,25 @@ def decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[int]
     fig, ax, own = _figure(ax, (5.6, 4.4))
     sx, sy = float(scale[0]), float(scale[1])
     points = [list(p) for p in X] + ([list(p) for p in test[0]] if test is not None else [])
-    xs = [p[0] * sx for p in points]
-    ys = [p[1] * sy for p in points]
-    pad_x, pad_y = (max(xs) - min(xs)) * 0.08 or 1.0, (max(ys) - min(ys)) * 0.08 or 1.0
-    x0, x1, y0, y1 = min(xs) - pad_x, max(xs) + pad_x, min(ys) - pad_y, max(ys) + pad_y
-    grid_x = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
-    grid_y = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
+    (x0, x1), grid_x = _axis([p[0] * sx for p in points], resolution)
+    (y0, y1), grid_y = _axis([p[1] * sy for p in points], resolution)
     probs = [[probabilities(model, [gx / sx, gy / sy]) for gx in grid_x] for gy in grid_y]
+    n_classes = _shade(ax, grid_x, grid_y, probs, class_names, colorbar)
+    sets = [("train" if test is not None else "", X, y, TRAIN_MARKER, 16)]
+    if test is not None:
+        sets.append(("test", test[0], test[1], TEST_MARKER, 30))
+    for kind, xs, ys, marker, size in sets:
+        _samples(ax, xs, ys, class_names, n_classes, (sx, sy), kind=kind, marker=marker, size=size)
+    ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(loc="best", fontsize=8, framealpha=0.85)
+    if own:
+        _save(fig, path)
+    return ax
+
+
+def _shade(ax: Any, grid_x: list[float], grid_y: list[float], probs: list[list[list[float]]],
+           class_names: Sequence[str], colorbar: bool) -> int:
+    """Colour the grid by the predicted classes; returns how many classes there are."""
     n_classes = max(len(class_names), len(probs[0][0]))
     if n_classes == 2:
         p1 = [[p[1] for p in row] for row in probs]
@@ -216,34 +231,35 @@ def decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[int]
                               vmin=0, vmax=1)
         ax.contour(grid_x, grid_y, p1, levels=[0.5], colors="k", linewidths=1.2)
         if colorbar:
-            fig.colorbar(shading, ax=ax, label=f"P({class_names[1]})", ticks=[0, 0.25, 0.5, 0.75, 1])
-    else:
-        from matplotlib.colors import ListedColormap
+            ax.figure.colorbar(shading, ax=ax, label=f"P({class_names[1]})", ticks=[0, 0.25, 0.5, 0.75, 1])
+        return n_classes
+    from matplotlib.colors import ListedColormap
 
-        best = [[max(range(len(p)), key=p.__getitem__) for p in row] for row in probs]
-        ax.contourf(grid_x, grid_y, best, levels=[k - 0.5 for k in range(n_classes + 1)],
-                    cmap=ListedColormap(list(CLASS_COLOURS[:n_classes])), alpha=0.3)
+    best = [[max(range(len(p)), key=p.__getitem__) for p in row] for row in probs]
+    ax.contourf(grid_x, grid_y, best, levels=[k - 0.5 for k in range(n_classes + 1)],
+                cmap=ListedColormap(list(CLASS_COLOURS[:n_classes])), alpha=0.3)
+    return n_classes
+
+
+def _samples(ax: Any, X: Sequence[Sequence[float]], y: Sequence[int], class_names: Sequence[str], n_classes: int,
+             scale: tuple[float, float], *, kind: str, marker: str, size: int) -> None:
+    """Put the samples on the plane, one colour per class, labelled "name (kind)" for the legend."""
     for label in range(n_classes):
         name = class_names[label] if label < len(class_names) else str(label)
-        colour = CLASS_COLOURS[label % len(CLASS_COLOURS)]
-        sets = [("train" if test is not None else "", X, y, TRAIN_MARKER, 16)]
-        if test is not None:
-            sets.append(("test", test[0], test[1], TEST_MARKER, 30))
-        for kind, xs_, ys_, marker, size in sets:
-            pts = [p for p, t in zip(xs_, ys_) if t == label]
-            if pts:
-                ax.scatter([p[0] * sx for p in pts], [p[1] * sy for p in pts], s=size, marker=marker, color=colour,
-                           edgecolors="k" if marker == TRAIN_MARKER else "w", linewidths=0.5,
-                           label=f"{name} ({kind})" if kind else name)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(loc="best", fontsize=8, framealpha=0.85)
-    ax.set_title(title)
-    if own:
-        _save(fig, path)
-    return ax
+        pts = [p for p, t in zip(X, y) if t == label]
+        if pts:
+            ax.scatter([p[0] * scale[0] for p in pts], [p[1] * scale[1] for p in pts], s=size, marker=marker,
+                       color=CLASS_COLOURS[label % len(CLASS_COLOURS)],
+                       edgecolors="k" if marker == TRAIN_MARKER else "w", linewidths=0.5,
+                       label=f"{name} ({kind})" if kind else name)
+
+
+def _axis(values: Sequence[float], resolution: int) -> tuple[tuple[float, float], list[float]]:
+    """The range that covers ``values`` with a margin of 8% (1 when they are all equal) and
+    ``resolution`` evenly spaced points across it."""
+    pad = (max(values) - min(values)) * 0.08 or 1.0
+    low, high = min(values) - pad, max(values) + pad
+    return (low, high), [low + (high - low) * i / (resolution - 1) for i in range(resolution)]
 
 
 def weight_images(layer: Any, shape: tuple[int, int], path: str | Path | None = None, *, columns: int = 8,
@@ -322,7 +338,7 @@ class LiveView:
     """
 
     def __init__(self, epochs: int, model: Any, X: Sequence[Any], y: Sequence[Any],
-                 validation: tuple[Sequence, Sequence] | None = None, *, min_interval: float = 0.5,
+                 validation: tuple[Sequence[Any], Sequence[Any]] | None = None, *, min_interval: float = 0.5,
                  clock: Callable[[], float] | None = None, resolution: int = 30,
                  boundary: Mapping[str, Any] | None = None):
         import time
@@ -360,11 +376,11 @@ class LiveView:
 
         buffer = io.BytesIO()
         self.figure(history).savefig(buffer, format="png")
-        image = Image(data=buffer.getvalue(), format="png")
+        image = Image(data=buffer.getvalue(), format="png")  # type: ignore[no-untyped-call, unused-ignore]
         self.last = self.clock()
         self.cost = self.last - now
         if self.handle is None:
-            self.handle = display(image, display_id=True)
+            self.handle = display(image, display_id=True)  # type: ignore[no-untyped-call, unused-ignore]
         else:
             self.handle.update(image)
 

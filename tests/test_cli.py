@@ -175,3 +175,107 @@ def test_unwritable_outputs_are_one_line_errors(tmp_path, capsys):
 def test_graph_creates_the_output_folder(tmp_path, capsys):
     code, _, err = run(["graph", "x*2", "x=1", "-o", str(tmp_path / "new" / "g.dot")], capsys)
     assert code == 0 and (tmp_path / "new" / "g.dot").read_text().startswith("digraph"), err
+
+
+@pytest.mark.parametrize("expression, binding, hint", [
+    ("x^2", "x=2", "write x**2"),                      # ^ is exclusive or in Python, a power elsewhere
+    ("(x + 1)^(x*2)", "x=2", "write (x + 1)**(x * 2)"),
+    ("2x", "x=1", "write 2*x, not 2x"),                 # a number against a name: multiplication meant
+    ("1.5x + 1", "x=1", "write 1.5*x"),
+    ("3(x + 1)", "x=1", "3*(...)"),
+    ("(x + 1)(x - 1)", "x=1", "(x + 1)*(...)"),
+    ("sigmod(x)", "x=1", "did you mean sigmoid?"),
+])
+def test_expression_errors_say_what_to_write(expression, binding, hint, capsys):
+    code, out, err = run(["graph", expression, binding], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert hint in err, err
+    if "write " in hint and "(...)" not in hint:  # the suggested expression is one the command takes
+        suggested = hint.split("write ", 1)[1].split(",")[0]
+        assert run(["graph", suggested, binding], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("args, hint", [
+    (["train", "--learning-rate", "0.1"], "did you mean --lr?"),        # the initials of its words
+    (["train", "--learning_rate=0.1"], "did you mean --lr?"),
+    (["train", "--hiden", "8"], "did you mean --hidden?"),               # a close spelling
+    (["train", "--activation", "tahn"], "did you mean 'tanh'?"),         # a close choice
+    (["train", "--optimiser", "adam"], "did you mean --optimizer?"),
+    (["train", "--loss", "crossentropy"], "did you mean 'cross-entropy'?"),
+    (["trian"], "did you mean 'train'?"),
+    (["graph", "x", "x=1", "--rankdr", "TB"], "did you mean --rankdir?"),
+    (["train", "--hiden", "8", "--batchsize", "3"], "did you mean --hidden (for --hiden), --batch-size (for --batchsize)?"),
+])
+def test_unknown_options_and_choices_get_a_did_you_mean(args, hint, capsys):
+    code, out, err = run(args, capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert hint in err, err
+
+
+def test_no_did_you_mean_for_what_resembles_nothing(capsys):
+    code, _, err = run(["train", "--zzzz"], capsys)
+    assert code == 2 and "unrecognized arguments: --zzzz" in err and "did you mean" not in err, err
+
+
+def test_version_prints_the_installed_packages_version(capsys):
+    from pathlib import Path
+
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    code, out, err = run(["--version"], capsys)
+    assert code == 0 and err == "", err
+    assert out.strip() == f"chainrule {pyproject['project']['version']}"
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "chainrule"), "--version"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == out.strip(), result
+
+
+def test_a_climbing_loss_is_warned_about_with_a_smaller_lr(capsys):
+    code, out, err = run(["train", "--lr", "50", "--epochs", "150", "--no-progress"], capsys)
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "rose for" in warnings[0] and "try a smaller --lr, e.g. --lr 5" in warnings[0], err
+
+
+@pytest.mark.parametrize("options", [[], ["--data", "animals"], ["--data", "xor"], ["--optimizer", "adam"],
+                                     ["--loss", "mse"], ["--loss", "bce"]])
+def test_healthy_training_gets_no_warning(options, capsys):
+    code, _, err = run(["train", "--no-progress", *options], capsys)
+    assert code == 0 and "warning" not in err, err
+
+
+def test_rising_loss_warning_needs_several_rises_that_add_up():
+    from chainrule_cli.main import RISING_EPOCHS, rising_loss_warning
+
+    climbing = [1.0, 0.4] + [0.4 * 1.3 ** k for k in range(1, RISING_EPOCHS + 1)]   # 3 rises, 0.4 → 0.88
+    assert rising_loss_warning(climbing, lr=1.0) is not None
+    assert "from 0.4 after epoch 2 to 0.8788 after epoch 5" in rising_loss_warning(climbing, lr=1.0)
+    assert rising_loss_warning(climbing[:-1] + [0.3], lr=1.0) is None          # only 2 rises in a row
+    assert rising_loss_warning([1.0, 0.4, 0.41, 0.42, 0.43, 0.2], lr=1.0) is None  # 3 rises, +7%: noise
+    assert rising_loss_warning([1.0], lr=1.0) is None
+
+
+@needs_dot
+def test_loss_png_shows_the_held_out_loss(tmp_path, capsys, monkeypatch):
+    from nn import plots
+
+    drawn = {}
+    original = plots.loss_curve
+
+    def spy(history, path=None, **kwargs):
+        ax = original(history, path=None, **kwargs)
+        drawn["lines"] = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
+        drawn["history"] = history
+        return original(history, path, **kwargs)
+
+    monkeypatch.setattr(plots, "loss_curve", spy)
+    code, out, err = run(["train", "--epochs", "5", "--no-progress", "--samples", "60", "--out", str(tmp_path)], capsys)
+    assert code == 0, err
+    history = drawn["history"]
+    assert drawn["lines"]["training"] == history.loss and drawn["lines"]["test (held out)"] == history.val_loss
+    # the held-out loss is the model's loss on the test samples, measured independently here
+    model = nn.load(tmp_path / "model.json")
+    X, y = nn.data.moons(n=60, seed=0)
+    _, X_test, _, y_test = nn.data.train_test_split(X, y, test_size=0.25, seed=0)
+    assert abs(nn.CrossEntropyLoss()([model(x) for x in X_test], y_test).data - history.val_loss[-1]) < 1e-12
