@@ -40,6 +40,9 @@ np: Any = None  # NumPy, imported by _numpy() on first use
 
 INSTALL_HINT = "pip install numpy (or: pip install 'chainrule[compile]')"
 CHECKED_SAMPLES = 8  # with batch=True, the first two calls of a shape trace this many samples again
+# The guard's cadence: after the second call of a shape, every CHECK_EVERY-th call traces the
+# function again. A re-trace costs about as much as tens of replayed steps, so checks are rare.
+CHECK_EVERY = 1000
 
 
 class CompileError(RuntimeError):
@@ -1290,7 +1293,7 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     *,
     batch: bool = False,
     penalty: Callable[[], Any] | None = None,
-    check_every: int = 100,
+    check_every: int = CHECK_EVERY,
 ) -> Compiled:
     """Compile ``fn`` (a function of Values returning one Value) into a replayed NumPy program.
 
@@ -1306,7 +1309,8 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     the result is the mean of ``fn`` over them, plus ``penalty()`` (a function of the
     parameters only, e.g. an L2 term), with its gradients. Any number of samples, no retrace.
 
-    Guard: the second call of each shape, and every ``check_every``-th after it, traces ``fn``
+    Guard: the second call of each shape, and every ``check_every``-th after it (default
+    ``CHECK_EVERY``, 1000), traces ``fn``
     again and raises ``CompileError`` if the graph differs, which a branch on the data
     (``if v.data > 0:``) makes it do. With ``batch=True`` the first two calls check up to 8
     samples of the batch (picked at random, seeded), later checked calls one sample. A call that
@@ -1335,4 +1339,4 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     return Compiled(fn, parameters, batch, penalty, check_every)
 
 
-__all__ = ["compile", "Compiled", "CompileError", "Result", "ARRAYS", "INSTALL_HINT"]
+__all__ = ["compile", "Compiled", "CompileError", "Result", "ARRAYS", "INSTALL_HINT", "CHECK_EVERY"]

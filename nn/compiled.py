@@ -23,15 +23,14 @@ from typing import Any
 
 import autograd
 from autograd import CompileError, no_grad
+from autograd.compiled import CHECK_EVERY
 
 from .losses import BCELoss, Loss
 from .module import Module
 from .optim import Optimizer
 
 # The guard traces the sample graph again (on 16 samples in the first two steps, then on one sample
-# every CHECK_EVERY steps) and stops training if it differs. A check costs about ten replayed steps
-# of the digits network: every 1000 steps keeps it under 1% of the training time.
-CHECK_EVERY = 1000
+# every CHECK_EVERY steps, compile mode's one cadence) and stops training if it differs.
 
 
 class ArrayTraining:

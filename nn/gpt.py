@@ -29,13 +29,11 @@ from typing import Any
 import autograd
 from autograd import Parameter, Value, no_grad
 
-from .compiled import ArrayTraining
+from .compiled import CHECK_EVERY, ArrayTraining
 from .layers import MLP, Layer, _check_size, softmax
 from .losses import CrossEntropyLoss, Loss
 from .module import Module
 from .optim import Optimizer
-
-CHECK_EVERY = 1000  # compiled_step's guard: a re-trace costs tens of replayed steps
 
 
 def _check_vector(x: Any, n: int, who: str) -> list[Value]:
