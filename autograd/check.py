@@ -1,4 +1,5 @@
-"""``gradcheck``: backward's gradients against central finite differences."""
+"""``gradcheck``: backward's gradients against central finite differences; ``whole_number``,
+the check of every count and size argument in the library."""
 
 from __future__ import annotations
 
@@ -65,3 +66,33 @@ def _number(x: Any, i: int) -> float:
     if isinstance(x, Value) or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
         return float(x)
     raise TypeError(f"gradcheck: inputs[{i}] must be a number or a Value, got {type(x).__name__}")
+
+
+def whole_number(value: Any, what: str, least: int | None = None, most: int | None = None) -> int:
+    """``value`` as an int if it is a whole number from ``least`` to ``most`` (each bound only
+    when given), else a ValueError saying so. Python ints and NumPy integers are whole numbers;
+    ``True``, ``2.0`` and ``"2"`` are not.
+
+    >>> import numpy as np
+    >>> whole_number(np.int64(3), "epochs", least=1)
+    3
+    >>> whole_number(0, "fit: epochs", least=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: fit: epochs must be a positive whole number, got 0
+    """
+    if not isinstance(value, bool) and isinstance(value, numbers.Integral):
+        number = int(value)
+        if (least is None or number >= least) and (most is None or number <= most):
+            return number
+    if least == 1 and most is None:
+        wanted = "a positive whole number"
+    elif most is None:
+        wanted = "a whole number" + ("" if least is None else f" >= {least}")
+    elif least is None:
+        wanted = f"a whole number <= {most:,}"
+    else:
+        wanted = f"a whole number from {least} to {most:,}"
+    text = repr(value)
+    shown = text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+    raise ValueError(f"{what} must be {wanted}, got {shown}")

@@ -383,11 +383,10 @@ class OneHotMSELoss(nn.MSELoss):
         (index,) = nn.CrossEntropyLoss().target_numbers(i, target, width)  # a class index, checked
         return [1.0 if k == index else 0.0 for k in range(width)]
 
-    def correct(self, output: Any, target: Any) -> bool:
-        return nn.CrossEntropyLoss().correct(output, target)
-
     def count_correct(self, outputs: Any, targets: Any) -> int:
-        return nn.CrossEntropyLoss().count_correct(outputs, targets.argmax(axis=1)[:, None])
+        if hasattr(targets, "shape"):  # compiled: one-hot rows; eager: class indices
+            targets = targets.argmax(axis=1)[:, None]
+        return nn.CrossEntropyLoss().count_correct(outputs, targets)
 
 
 def _loss(name: str) -> tuple[nn.Loss, Any]:
@@ -403,7 +402,7 @@ def _loss(name: str) -> tuple[nn.Loss, Any]:
 
 def _accuracy(model: Any, loss_fn: Any, X: Sequence[Any], y: Sequence[Any], to_target: Any) -> float:
     with no_grad():
-        return sum(bool(loss_fn.correct(model(x), to_target(t))) for x, t in zip(X, y)) / len(X)
+        return loss_fn.count_correct([model(x) for x in X], [to_target(t) for t in y]) / len(X)
 
 
 def _write_outputs(out: Path, model: Any, untrained: Any, history: Any, X: list[Any], y: list[Any], loss_fn: Any,

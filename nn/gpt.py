@@ -29,7 +29,7 @@ from typing import Any
 import autograd
 from autograd import Parameter, Value, no_grad
 
-from .compiled import CHECK_EVERY, ArrayTraining
+from .compiled import CHECK_EVERY, CompiledTraining
 from .layers import MLP, Layer, _check_size, softmax
 from .losses import CrossEntropyLoss, Loss
 from .module import Module
@@ -333,8 +333,9 @@ class GPT(Module):
         return CompiledStep(self, optimizer, loss_fn=loss_fn, check_every=check_every)
 
 
-class CompiledStep(ArrayTraining):
-    """Training steps of a GPT, one sequence per step, replayed with NumPy (compile mode).
+class CompiledStep(CompiledTraining):
+    """Training steps of a GPT, one sequence per step, replayed with NumPy (compile mode): the
+    same compiled training as ``fit(compile=True)``'s (``nn.compiled.CompiledTraining``).
 
     ``step(tokens)`` takes one whole sequence, boundary tokens included (``[26, 4, 12, 12, 0,
     26]`` for ".emma."), and does what the eager loop does, with the same numbers (to
@@ -347,11 +348,9 @@ class CompiledStep(ArrayTraining):
     *inputs* (the embedding looks a token up with ``autograd.pick``, the loss reads the
     target's class with one ``autograd.nll`` node), so the graph depends on the sequence's
     length only: each length is traced and compiled once (``autograd.compile``, keyed by the
-    arguments' shape), and every sequence
-    of that length replays its program. ``check_every`` is compile's guard: the second call of
-    a length, and every ``check_every``-th after it, traces the step again, which must build the
-    same graph. A check costs tens of replayed steps, so the default (1000, as ``fit``'s) keeps
-    it to a few percent of the training time.
+    arguments' shape), and every sequence of that length replays its program. ``check_every``
+    is compile's guard: the second call of a length, and every ``check_every``-th after it,
+    traces the step again, which must build the same graph (the default is ``fit``'s).
 
     While training, the parameters live in one float64 array; the optimizer's own update rule
     (``optimizer.rule``, the one ``optimizer.step()`` runs) moves all of it at once, reading
@@ -364,30 +363,27 @@ class CompiledStep(ArrayTraining):
 
     def __init__(self, model: GPT, optimizer: Optimizer, *, loss_fn: Loss | None = None,
                  check_every: int = CHECK_EVERY):
-        super().__init__(model, optimizer, "GPT.compiled_step", "train eagerly")
+        super().__init__(model, CrossEntropyLoss() if loss_fn is None else loss_fn, optimizer, self._sequence_loss,
+                         batch=False, who="GPT.compiled_step", otherwise="train eagerly", check_every=check_every)
         self.model: GPT = model
-        self.loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
-        self.compiled = autograd.compile(self._sequence_loss, self.params, check_every=check_every)
 
     def _sequence_loss(self, inputs: list[Value], targets: list[Value]) -> Value:
         return self.loss_fn(self.model(inputs), targets)  # traced: inputs and targets are Values
 
     def __call__(self, tokens: Sequence[int]) -> float:
-        loss, grads = self._evaluate(tokens)
+        loss, grads, _ = self.replay(self._arguments(tokens))
         self.update(grads)
         return loss
 
     def loss(self, tokens: Sequence[int]) -> float:
         """The loss of one sequence at the current weights (the array), training nothing."""
-        return self._evaluate(tokens)[0]
+        return self.replay(self._arguments(tokens))[0]
 
-    def _evaluate(self, tokens: Sequence[int]) -> tuple[float, Any]:
+    def _arguments(self, tokens: Sequence[int]) -> tuple[list[Any], list[int]]:
         if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__len__") or len(tokens) < 2:
             raise TypeError(f"GPT.compiled_step: expected a list of two or more token ids, got {tokens!r:.60}")
         self.model._check_tokens(tokens[1:])
-        inputs = self.model._check_tokens(tokens[:-1])
-        value, grads, _ = self.compiled.evaluate((inputs, [int(t) for t in tokens[1:]]), self.theta)
-        return float(value), grads
+        return self.model._check_tokens(tokens[:-1]), [int(t) for t in tokens[1:]]
 
     @property
     def lengths(self) -> list[int]:

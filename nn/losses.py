@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
 from typing import Any
 
 import autograd
@@ -73,7 +72,7 @@ def _pairs(loss: Loss, outputs: Any, targets: Any) -> list[tuple[int, Value, Any
 
 
 class Loss:
-    """Base class: ``loss_fn(outputs, targets)`` → one Value; ``correct`` for accuracy.
+    """Base class: ``loss_fn(outputs, targets)`` → one Value; ``count_correct`` for accuracy.
 
     Subclasses implement ``forward(outputs, targets)``; calling the loss runs it inside a
     naming scope, so drawings show the loss's nodes as one group.
@@ -92,14 +91,18 @@ class Loss:
         every target with it once and passes the numbers to the compiled step as inputs."""
         return _target_row(target, width, i, type(self).__name__)
 
-    def correct(self, output: Any, target: Any) -> bool | None:
-        """Whether one sample's output counts as right (None: this loss has no notion of it)."""
-        return None
-
     def count_correct(self, outputs: Any, targets: Any) -> int | None:
-        """``correct`` over many samples at once: how many rows of ``outputs`` (a NumPy array,
-        one row per sample) count as right against ``targets`` (their ``target_numbers``, one
-        row per sample). ``fit(compile=True)`` counts accuracy with it."""
+        """How many samples the outputs predict right (None: this loss has no notion of it).
+
+        ``outputs`` and ``targets`` are a batch as the loss takes them (one entry per sample: a
+        model's output list or one Value, numbers allowed), or the same as 2-D NumPy arrays, one
+        row per sample: the outputs' numbers and the targets' ``target_numbers`` (as
+        ``fit(compile=True)`` holds them).
+
+        >>> import nn
+        >>> nn.CrossEntropyLoss().count_correct([[2.0, 1.0], [0.5, 3.0], [1.0, 1.0]], [0, 0, 0])
+        2
+        """
         return None
 
     def __repr__(self) -> str:
@@ -166,12 +169,10 @@ class BCELoss(Loss):
             raise ValueError(f"BCELoss: output {i} is {p!r}, not a probability in [0, 1]; "
                              "end the model with a Sigmoid, or use HingeLoss or CrossEntropyLoss on raw scores")
 
-    def correct(self, output: Any, target: Any) -> bool:
-        p = float(output[0] if isinstance(output, (list, tuple)) else output)
-        return (p > 0.5) == (float(target[0] if isinstance(target, (list, tuple)) else target) > 0.5)
-
     def count_correct(self, outputs: Any, targets: Any) -> int:
-        return int(((outputs[:, 0] > 0.5) == (targets[:, 0] > 0.5)).sum())
+        """Right when the probability and the target are on the same side of ½."""
+        outputs, targets = _number_rows(self, outputs, targets)
+        return _matches(_above(outputs, 0.5), _above(targets, 0.5))
 
 
 class CrossEntropyLoss(Loss):
@@ -211,19 +212,10 @@ class CrossEntropyLoss(Loss):
         _check_classes(i, width)
         return [float(_class_index(i, target, width))]
 
-    def correct(self, output: Any, target: Any) -> bool:
-        scores = [float(s) for s in output]
-        return max(range(len(scores)), key=scores.__getitem__) == int(target)
-
     def count_correct(self, outputs: Any, targets: Any) -> int:
-        # correct's max: the first largest score; nan compares false, so a nan is never taken
-        # over an earlier score, and a nan first score is kept (nothing is larger than it)
-        scores = outputs.copy()
-        nan = scores != scores
-        scores[nan] = -math.inf
-        predicted = scores.argmax(axis=1)
-        predicted[nan[:, 0]] = 0
-        return int((predicted == targets[:, 0]).sum())
+        """Right when the target's class has the first largest score."""
+        outputs, targets = _number_rows(self, outputs, targets)
+        return _matches(_first_largest(outputs), _column(targets))
 
 
 def _term(exps: list[Value], shifted: list[Value], y: int) -> Value:
@@ -256,19 +248,55 @@ class HingeLoss(Loss):
             raise ValueError(f"HingeLoss: target {i} is {target!r}; labels are -1 or +1")
         return row
 
-    def correct(self, output: Any, target: Any) -> bool:
-        score = float(output[0] if isinstance(output, (list, tuple)) else output)
-        return (score > 0) == (float(target[0] if isinstance(target, (list, tuple)) else target) > 0)
-
     def count_correct(self, outputs: Any, targets: Any) -> int:
-        return int(((outputs[:, 0] > 0) == (targets[:, 0] > 0)).sum())
+        """Right when the score has the label's sign (a score of 0 counts as -1)."""
+        outputs, targets = _number_rows(self, outputs, targets)
+        return _matches(_above(outputs, 0.0), _above(targets, 0.0))
 
 
-def accuracy(loss_fn: Loss, outputs: Sequence[Any], targets: Sequence[Any]) -> float | None:
-    """The fraction of samples ``loss_fn`` counts as right (None for regression losses)."""
-    marks = [loss_fn.correct(o, t) for o, t in zip(outputs, targets)]
-    if not marks or marks[0] is None:
-        return None
-    return sum(bool(m) for m in marks) / len(marks)
+def accuracy(loss_fn: Loss, outputs: Any, targets: Any) -> float | None:
+    """The fraction of samples ``loss_fn`` counts as right (None for regression losses), with
+    ``outputs`` and ``targets`` as ``Loss.count_correct`` takes them."""
+    right = loss_fn.count_correct(outputs, targets)
+    return None if right is None else right / len(outputs)
 
 
+# --- counting right answers: on lists of rows (eager) or NumPy arrays (compiled), alike -------
+
+def _number_rows(loss: Loss, outputs: Any, targets: Any) -> tuple[Any, Any]:
+    """A batch of outputs and targets as rows of numbers: arrays stay as they are, a batch as
+    the loss takes it becomes lists (the outputs' numbers, the targets' ``target_numbers``)."""
+    if hasattr(outputs, "shape"):
+        return outputs, targets
+    rows = [[float(v) for v in row] for row in _rows(outputs, type(loss).__name__)]
+    targets = _check_batch(rows, targets, type(loss).__name__)
+    return rows, [loss.target_numbers(i, t, len(row)) for i, (row, t) in enumerate(zip(rows, targets))]
+
+
+def _column(rows: Any) -> Any:
+    """The first number of every row."""
+    return rows[:, 0] if hasattr(rows, "shape") else [row[0] for row in rows]
+
+
+def _above(rows: Any, threshold: float) -> Any:
+    """Whether the first number of each row is above ``threshold`` (nan is not)."""
+    first = _column(rows)
+    return first > threshold if hasattr(first, "shape") else [x > threshold for x in first]
+
+
+def _first_largest(rows: Any) -> Any:
+    """The position of each row's first largest number, as Python's ``max`` finds it: a nan
+    is never taken over an earlier number, and a nan first is kept (nothing is larger)."""
+    if not hasattr(rows, "shape"):
+        return [row.index(max(row)) for row in rows]
+    scores = rows.copy()
+    nan = scores != scores
+    scores[nan] = -math.inf
+    position = scores.argmax(axis=1)
+    position[nan[:, 0]] = 0
+    return position
+
+
+def _matches(a: Any, b: Any) -> int:
+    """How many entries of ``a`` and ``b`` are equal, position by position."""
+    return int((a == b).sum()) if hasattr(a, "shape") else sum(x == y for x, y in zip(a, b))

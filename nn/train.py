@@ -23,12 +23,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from autograd import Value, gc_paused, no_grad
+from autograd import no_grad
+from autograd.check import whole_number
 
 from .compiled import CompiledSteps
-from .losses import Loss, accuracy
+from .losses import Loss
 from .module import Module
 from .optim import Optimizer
+from .steps import EagerSteps, Steps
 
 
 class Epoch(NamedTuple):
@@ -164,14 +166,17 @@ class _HeldInterrupt:
     """Ctrl-C arriving during ``held()`` is kept and raised as soon as the block ends.
 
     Only the main thread receives signals, so elsewhere (and when SIGINT is not Python's
-    default handler, e.g. ignored) this changes nothing. The previous handler is restored
-    by ``restore()``.
+    default handler, e.g. ignored) this changes nothing. ``install()`` sets the handler,
+    ``restore()`` puts the previous one back.
     """
 
     def __init__(self) -> None:
         self.holding = False
         self.pending = False
         self.previous: Any = None
+
+    def install(self) -> None:
+        """Hold Ctrl-C during ``held()`` from now on, until ``restore()``."""
         if threading.current_thread() is threading.main_thread():
             current = signal.getsignal(signal.SIGINT)
             if current is signal.default_int_handler:
@@ -263,15 +268,88 @@ def fit(
     >>> len(history.loss) == len(history.val_loss) == history.epochs == 60
     True
     """
+    epochs, size = _check_arguments(X, y, loss_fn, epochs, batch_size, validation)
+    interrupt = _HeldInterrupt()
+    steps = (CompiledSteps if compile else EagerSteps)(model, loss_fn, optimizer, X, y, hold=interrupt.held)
+    history = History(loss_name=next((_LOSS_NAMES[c.__name__] for c in type(loss_fn).__mro__
+                                        if c.__name__ in _LOSS_NAMES), ""))
+    view = _live_view(model, X, y, loss_fn, epochs, validation, live) if live and in_notebook() else None
+    bar = _progress(epochs, progress or bool(live)) if view is None else None
+    interrupt.install()
+    try:
+        _train(steps, history, epochs, list(range(len(X))), size, random.Random(seed), validation, tol, min_delta,
+               bar, view)
+    except KeyboardInterrupt:
+        history.stopped = "interrupted"
+    finally:
+        interrupt.restore()
+        if bar is not None:
+            bar.close()
+        steps.finish(interrupted=history.stopped == "interrupted")  # also after an error: .data is never stale
+        if view is not None:
+            view.update(history, final=True)
+    return history
+
+
+def _train(steps: Steps, history: History, epochs: int, order: list[int], size: int, rng: random.Random,
+           validation: tuple[Sequence[Any], Sequence[Any]] | None, tol: float | None, min_delta: float | None,
+           bar: Any, view: Any) -> None:
+    """``fit``'s loop: ``epochs`` epochs of ``steps`` over the samples in ``order``, shuffled
+    into batches of ``size``, one ``Epoch`` appended to ``history`` after each, until a stopping
+    rule holds."""
+    for _ in range(epochs):
+        before = steps.weights()
+        rng.shuffle(order)
+        loss, right = _epoch(steps, order, size)
+        record = Epoch(loss, right, steps.max_change(before),
+                       *(steps.evaluate(*validation) if validation is not None else ()))
+        history.records.append(record)  # one append: the per-epoch lists always agree
+        if bar is not None:
+            bar.set_postfix_str(_summary(record))
+            bar.update(1)
+        if view is not None:
+            steps.sync()  # the view runs the model: its .data must be up to date
+            view.update(history)
+        history.stopped = _stop(history, tol, min_delta)
+        if history.stopped:
+            return
+    history.stopped = "epochs"
+
+
+def _epoch(steps: Steps, order: list[int], size: int) -> tuple[float, float | None]:
+    """A step on each batch of ``size`` samples in ``order``: the mean loss over the samples,
+    and the fraction predicted right (None for losses without classes)."""
+    total, right, counted = 0.0, 0, True
+    for start in range(0, len(order), size):
+        batch = order[start : start + size]
+        loss, correct = steps.step(batch)
+        total += loss * len(batch)
+        if correct is None:
+            counted = False
+        else:
+            right += correct
+    return total / len(order), right / len(order) if counted else None
+
+
+def _stop(history: History, tol: float | None, min_delta: float | None) -> str:
+    """Why training stops after the last epoch of ``history`` ("" to go on)."""
+    record = history.records[-1]
+    if tol is not None and record.max_change <= tol:
+        return "tol"
+    if min_delta is not None and len(history.records) > 1 and abs(history.records[-2].loss - record.loss) < min_delta:
+        return "min_delta"
+    return ""
+
+
+def _check_arguments(X: Sequence[Any], y: Sequence[Any], loss_fn: Any, epochs: Any, batch_size: Any,
+                     validation: Any) -> tuple[int, int]:
+    """A clear error for what ``fit`` cannot train with; the epochs and the batch size."""
     if len(X) != len(y):
         raise ValueError(f"fit: {len(X)} samples but {len(y)} targets")
     if not len(X):
         raise ValueError("fit: no training samples")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive whole number, got {epochs!r}")
-    size = len(X) if batch_size is None else batch_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"fit: batch_size must be a positive whole number or None, got {batch_size!r}")
+    epochs = whole_number(epochs, "fit: epochs", least=1)
+    size = len(X) if batch_size is None else whole_number(batch_size, "fit: batch_size (or None)", least=1)
     if not isinstance(loss_fn, Loss):
         raise TypeError(f"fit: loss_fn must be an nn loss such as nn.CrossEntropyLoss(), got {type(loss_fn).__name__}")
     if validation is not None:
@@ -280,94 +358,7 @@ def fit(
         if len(validation[0]) != len(validation[1]) or not len(validation[0]):
             raise ValueError(f"fit: validation has {len(validation[0])} samples and {len(validation[1])} targets; "
                              "give the same positive number of each")
-    params = model.parameters()
-    rng = random.Random(seed)
-    history = History(loss_name=next((_LOSS_NAMES[c.__name__] for c in type(loss_fn).__mro__
-                                        if c.__name__ in _LOSS_NAMES), ""))
-    view = _live_view(model, X, y, loss_fn, epochs, validation, live) if live and in_notebook() else None
-    bar = _progress(epochs, progress or bool(live)) if view is None else None
-    order = list(range(len(X)))
-    steps = CompiledSteps(model, loss_fn, optimizer, X, y) if compile else None
-    interrupt = _HeldInterrupt()
-    try:
-        for _ in range(epochs):
-            before = steps.theta.copy() if steps is not None else [p.data for p in params]
-            rng.shuffle(order)
-            total, outputs_seen, targets_seen = 0.0, [], []
-            for start in range(0, len(order), size):
-                batch = order[start : start + size]
-                if steps is not None:
-                    with interrupt.held():  # all weights move, or none
-                        loss_value, rows = steps.step(batch)
-                    outputs_seen.append(rows)
-                else:
-                    targets = [y[i] for i in batch]
-                    with gc_paused():  # a step's graph holds no cycles: no collector scans while it lives
-                        outputs = [model(X[i]) for i in batch]
-                        loss = loss_fn(outputs, targets)
-                        optimizer.zero_grad()
-                        loss.backward()
-                        with interrupt.held():  # all weights move, or none
-                            optimizer.step()
-                    loss_value = loss.data
-                    outputs_seen += [_numbers(o) for o in outputs]
-                    targets_seen += targets
-                total += loss_value * len(batch)
-            if steps is not None:
-                if validation is not None or view is not None:
-                    steps.sync()  # they run the model: its .data must be up to date
-                right, change = steps.accuracy(outputs_seen, order), steps.max_change(before)
-            else:
-                right = accuracy(loss_fn, outputs_seen, targets_seen)
-                change = max(abs(p.data - b) for p, b in zip(params, before))
-            record = Epoch(total / len(order), right, change,
-                           *(evaluate(model, loss_fn, *validation) if validation is not None else ()))
-            history.records.append(record)  # one append: the per-epoch lists always agree
-            if bar is not None:
-                bar.set_postfix_str(_summary(record))
-                bar.update(1)
-            if view is not None:
-                view.update(history)
-            if tol is not None and record.max_change <= tol:
-                history.stopped = "tol"
-                break
-            if min_delta is not None and len(history.records) > 1 and abs(history.records[-2].loss - record.loss) < min_delta:
-                history.stopped = "min_delta"
-                break
-        else:
-            history.stopped = "epochs"
-    except KeyboardInterrupt:
-        history.stopped = "interrupted"
-        if steps is not None:
-            steps.sync()
-        model.zero_grad()
-    finally:
-        interrupt.restore()
-        if bar is not None:
-            bar.close()
-        if steps is not None and history.stopped != "interrupted":
-            steps.sync()  # also when an error stops training: .data never holds stale weights
-        if view is not None:
-            view.update(history, final=True)
-    return history
-
-
-def evaluate(model: Module, loss_fn: Loss, X: Sequence[Any], y: Sequence[Any]) -> tuple[float, float | None]:
-    """The mean loss and the accuracy (``None`` without classes) of ``model`` on ``X``, ``y``,
-    without building a graph: what ``fit`` records for its validation samples.
-
-    >>> import nn
-    >>> from autograd import Value
-    >>> class Double(nn.Module):
-    ...     def forward(self, x):
-    ...         return Value(2.0 * x[0])
-    >>> evaluate(Double(), nn.MSELoss(), [[1.0], [2.0]], [2.0, 5.0])   # errors 0 and 1
-    (0.5, None)
-    """
-    with no_grad():
-        outputs = [model(x) for x in X]
-        loss = loss_fn(outputs, list(y)).data
-    return loss, accuracy(loss_fn, [_numbers(o) for o in outputs], list(y))
+    return epochs, size
 
 
 _LOSS_NAMES = {"CrossEntropyLoss": "cross-entropy", "BCELoss": "binary cross-entropy",
@@ -386,14 +377,7 @@ def _live_view(model: Module, X: Sequence[Any], y: Sequence[Any], loss_fn: Loss,
     from . import plots
 
     with no_grad():
-        two_d = len(X[0]) == 2 and loss_fn.correct(model(X[0]), y[0]) is not None
+        two_d = len(X[0]) == 2 and loss_fn.count_correct([model(X[0])], [y[0]]) is not None
     options = dict(live) if isinstance(live, dict) else {}
     return plots.LiveView(epochs, model if two_d else None, X, y, validation, min_interval=0.5, clock=time.monotonic,
                           boundary=options)
-
-
-def _numbers(output: Any) -> Any:
-    """A model output as plain floats, so the epoch's graphs can be freed as it goes."""
-    if isinstance(output, Value):
-        return output.data
-    return [float(v) for v in output]

@@ -18,7 +18,7 @@ import textwrap
 import pytest
 
 import nn
-from autograd import CompileError, Parameter
+from autograd import CompileError, Parameter, Value
 
 np = pytest.importorskip("numpy")
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # compiled training prints no NumPy warnings
@@ -227,6 +227,15 @@ def test_the_optimizer_must_update_the_models_parameters():
                progress=False, compile=True)
 
 
+def _right(loss_fn, output, target):
+    """The textbook rule, written out: the class with the first largest score (as Python's max
+    picks it), or the score on the label's side of the threshold."""
+    if isinstance(loss_fn, nn.CrossEntropyLoss):
+        return output.index(max(output)) == target
+    threshold = 0.5 if isinstance(loss_fn, nn.BCELoss) else 0.0
+    return (output[0] > threshold) == (target > threshold)
+
+
 @pytest.mark.parametrize("loss_fn, outputs, targets", [
     (nn.HingeLoss(), [[0.5], [-0.5], [0.0], [math.nan], [-0.0], [2.0]], [1, 1, -1, -1, 1, -1]),
     (nn.BCELoss(), [[0.7], [0.5], [0.2], [math.nan], [0.51], [1.0]], [1, 1, 0, 0, 0, 1]),
@@ -234,10 +243,11 @@ def test_the_optimizer_must_update_the_models_parameters():
                              [-math.inf, -math.inf, -math.inf], [1.0, 3.0, math.nan], [math.inf, math.inf, 0.0],
                              [0.0, -0.0, 0.0], [math.nan, math.nan, math.nan]], [1, 1, 0, 2, 0, 1, 0, 1, 0]),
 ])
-def test_counted_right_answers_are_the_ones_correct_counts(loss_fn, outputs, targets):
+def test_right_answers_are_counted_alike_on_a_batch_and_on_arrays(loss_fn, outputs, targets):
     rows = [loss_fn.target_numbers(i, t, len(o)) for i, (o, t) in enumerate(zip(outputs, targets))]
-    expected = [loss_fn.correct(o, t) for o, t in zip(outputs, targets)]
-    assert loss_fn.count_correct(np.array(outputs), np.array(rows)) == sum(expected)
+    expected = sum(_right(loss_fn, o, t) for o, t in zip(outputs, targets))
+    assert loss_fn.count_correct(np.array(outputs), np.array(rows)) == expected
+    assert loss_fn.count_correct([[Value(x) for x in o] for o in outputs], targets) == expected
     assert nn.MSELoss().count_correct(np.array(outputs), np.array(rows)) is None
 
 

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from autograd.check import whole_number
+
 from .text import CharTokenizer, names, names_split  # noqa: F401  (public: nn.data.names, ...)
 
 ANIMAL_CLASSES = ("cat", "dog")
@@ -25,9 +27,7 @@ MAX_SAMPLES = 1_000_000  # plain Python lists: more would take minutes and gigab
 
 
 def _check_n(n: Any, least: int = 2) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not least <= int(n) <= MAX_SAMPLES:
-        raise ValueError(f"n must be a whole number from {least} to {MAX_SAMPLES:,}, got {_short(n)}")
-    return int(n)
+    return whole_number(n, "n", least, MAX_SAMPLES)
 
 
 def _check_noise(noise: Any) -> float:
@@ -37,9 +37,7 @@ def _check_noise(noise: Any) -> float:
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be a whole number, got {_short(seed)}")
-    return int(seed)
+    return whole_number(seed, "seed")
 
 
 def _short(value: Any) -> str:
