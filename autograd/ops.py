@@ -9,7 +9,7 @@ numbers:
   new node as floats;
 * Values (``f = VALUES`` in engine.py): ``backward(create_graph=True)`` recomputes the local
   derivatives as graph nodes, so gradients can be differentiated again;
-* arrays (``f = ARRAYS`` in compiled.py): compile mode replays a traced graph with NumPy.
+* arrays (``f = ARRAYS`` in autograd/compiled/arrays.py): compile mode replays a traced graph with NumPy.
 
 ``forward(f, *operands)`` computes the result; ``derivative(f, out, *operands)`` returns
 d out / d operand for each operand, given the result ``out``.

@@ -592,3 +592,97 @@ def test_compiled_training_guard_sees_the_live_parameter_numbers():
     with pytest.raises(CompileError, match="different graph"):
         step.evaluate((3.0,), np.array([-1.0]))  # eager takes the other branch here
     assert w.data == 2.0  # the Value keeps its number until the training loop syncs it
+
+
+# --- the printed program (Compiled.code) ------------------------------------------------
+
+def _slots(text: str) -> list[int]:
+    """The slots of ``v[a]``, ``v[a:b]`` or ``v[[a, b, ...]]`` as the listing writes them."""
+    inside = text[text.index("[") + 1 : text.rindex("]")]
+    if inside.startswith("["):
+        return [int(k) for k in inside.strip("[]").split(",")]
+    if ":" in inside:
+        start, stop = map(int, inside.split(":"))
+        return list(range(start, stop))
+    return [int(inside)]
+
+
+def _run_listing(code: str, v: dict[int, float], P: int) -> tuple[float, list[float]]:
+    """Execute a printed whole-graph program on Python floats with the table's own rules:
+    each forward line ``v[out] = key(operands)`` node by node, each backward line
+    ``g[operands] += dkey/dletter * g[out]`` as the local derivative times the upstream gradient."""
+    import re
+
+    from autograd.ops import FLOATS
+
+    made: dict[int, tuple] = {}  # a node's slot -> (op, its operands' numbers)
+    g: dict[int, float] = {}
+    root = None
+    for line in code.splitlines():
+        line = line.split("    #")[0]
+        if m := re.fullmatch(r"(v\[[^=]+\]) = (\w+)\((.*)\)", line):
+            outs, op = _slots(m[1]), TABLE[m[2]]
+            reads = [_slots(r) if r.startswith("v") else None for r in re.findall(r"v\[\[[^]]*\]\]|v\[[^]]*\]|[-\d.e]+", m[3])]
+            numbers = [float(r) for r in re.findall(r"(?<![\[\d:])-?\d+\.\d*(?:e-?\d+)?(?![\d\]:])", m[3])]
+            for i, out in enumerate(outs):
+                operands = [v[r[i]] if r is not None else numbers.pop(0) for r in reads]
+                v[out] = op.forward(FLOATS, *operands)
+                made[out] = (op, operands)
+        elif m := re.fullmatch(r"# backward: g\[(\d+)\] = 1", line):
+            root = int(m[1])
+            g[root] = 1.0
+        elif m := re.fullmatch(r"(g\[[^=]+\]) \+= d(\w+)/d(\w+|\(operands\)) \* (g\[.*\])", line):
+            into, ups = _slots(m[1]), _slots(m[4])
+            for i, into_slot in enumerate(into):
+                up = ups[i % len(ups)]
+                op, operands = made[up]
+                locals_ = op.derivative(FLOATS, v[up], *operands)
+                k = i // len(ups) if m[3] == "(operands)" else "abcdefgh".index(m[3])  # (every operand's, here)
+                g[into_slot] = g.get(into_slot, 0.0) + locals_[k] * g.get(up, 0.0)
+    return v[root], [g.get(k, 0.0) for k in range(P)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_printed_program_executed_line_by_line_gives_eager_numbers(seed):
+    rng = random.Random(seed)
+    w = [Parameter(rng.uniform(-1, 1)) for _ in range(3)]
+    unary = [Value.tanh, Value.exp, Value.sigmoid, Value.relu, abs]
+    f1, f2 = rng.choice(unary), rng.choice(unary)
+
+    def fn(x):
+        a = w[0] * x + w[1]
+        b = f1(a) * w[2]
+        c = (b - a) * f2(b) + 0.5
+        return (c ** 2 + autograd.sum([a, b, c])) / 3.0
+
+    step = autograd.compile(fn, w)
+    x = rng.uniform(-2, 2)
+    result = step(x)
+    expected_value, expected_grads, scale = eager(fn, w, Value(x))
+    program = step._last
+    v = {k: p.data for k, p in enumerate(w)} | {3: x}
+    v |= {4 + k: leaf.data for k, leaf in enumerate(program.leaves)}
+    value, grads = _run_listing(step.code, v, len(w))
+    assert_same(result, expected_value, expected_grads, scale, "compiled")
+    assert same(value, expected_value, scale)
+    for g, e in zip(grads, expected_grads):
+        assert same(g, e, max(scale, abs(e))), (step.code, grads, expected_grads)
+
+
+def test_the_printed_batch_program_shows_one_matrix_product_per_layer():
+    random.seed(0)
+    model = nn.MLP(3, [5, 4, 2])
+    loss = nn.CrossEntropyLoss()
+    step = autograd.compile(lambda x, t: loss([model(x)], [t[0]]), model.parameters(), batch=True)
+    step([[0.1, 0.2, 0.3], [0.3, -0.1, 0.0]], [[0.0], [1.0]])
+    lines = step.code.splitlines()
+    assert sum(" = W @ X + b" in line for line in lines) == 3
+    assert sum(line.startswith("gp[") for line in lines) == 3
+    assert lines[-1].startswith("return mean of v[")
+    assert len(lines) < 40  # one line per group, not per node
+
+
+def test_code_before_any_call_says_to_call_first():
+    step = autograd.compile(lambda x: x * 2.0, [])
+    with pytest.raises(CompileError, match="call the compiled function once"):
+        _ = step.code
