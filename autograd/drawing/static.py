@@ -94,15 +94,18 @@ class Layout:
         self.group: dict[Value, tuple[Any, ...]] = {}
         # operation nodes first, so clusters are numbered in the order the modules ran
         for v in [v for v in self.order if not v.is_leaf] + [v for v in self.order if v.is_leaf]:
-            home = v
-            if v.is_parameter and v in self.consumers:
-                home = self.consumers[v][0]  # a parameter sits with the operation that uses it
-            path = home.scope.path()
-            for k in range(1, len(path) + 1):
-                if path[:k] not in self.keys:
-                    self.keys[path[:k]] = f"cluster_{len(self.keys)}"
-                    self.names[path[:k]] = printable(path[k - 1].name)
-            self.group[v] = path
+            self.group[v] = self._cluster_of(v)
+
+    def _cluster_of(self, v: Value) -> tuple[Any, ...]:
+        """The chain of scopes ``v`` is drawn in (a parameter sits with the operation that uses
+        it), numbering the clusters it opens."""
+        home = self.consumers[v][0] if v.is_parameter and v in self.consumers else v
+        path = home.scope.path()
+        for k in range(1, len(path) + 1):
+            if path[:k] not in self.keys:
+                self.keys[path[:k]] = f"cluster_{len(self.keys)}"
+                self.names[path[:k]] = printable(path[k - 1].name)
+        return path
 
     def box(self, v: Value) -> tuple[Any, ...] | None:
         """The module box ``v`` is collapsed into, or None if it is drawn inside its cluster."""
@@ -210,82 +213,101 @@ def dot_source(
 ) -> str:
     """The DOT text of a drawing (see ``draw``); needs no Graphviz. ``sizes`` pins node sizes
     (the film strip keeps its layout still that way); ``ranksep``: inches between ranks."""
-    root = layout.root
-    shown = grads if grads is not None else {v: v.grad for v in layout.order}
-    drawn = layout.drawn()
-    biggest = max((abs(float(g)) for v, g in shown.items() if not v.is_constant), default=0.0) or 1.0
-    clusters: dict[tuple[Any, ...], list[str]] = {}
-
-    def place(key: tuple[Any, ...], name: str, attrs: dict[str, str]) -> None:
-        if sizes and name in sizes:
-            attrs = {**attrs, "width": f"{sizes[name][0]:.3f}", "height": f"{sizes[name][1]:.3f}", "fixedsize": "true"}
-        clusters.setdefault(key, []).append(node_line(name, attrs))
-
-    boxes: dict[tuple[Any, ...], int] = {}
-    for v in layout.order:
-        box = layout.box(v)
-        if box is not None:
-            boxes[box] = boxes.get(box, 0) + 1
-    for box, count in boxes.items():
-        place(box[:-1], layout.keys[box] + "_box", {
-            "label": f"{escape(layout.names[box])}\\n({count} nodes)", "shape": "box3d", "style": "filled",
-            "fillcolor": HIGHLIGHT if highlight is not None and layout.box(highlight) == box
-            and not layout.hands_on(highlight) else BOX_FILL})
-
-    edges: list[tuple[str, str]] = []
-    roles = set()
-    for v in drawn:
-        i = layout.index[v]
-        kind = role(v)
-        roles.add(kind)
-        parts = [layout.caption(v)] if layout.caption(v) else []
-        parts.append(f"data {format(float(v.data), fmt)}")
-        if show_grad and not v.is_constant:
-            parts.append(f"grad {format(float(shown[v]), fmt)}" if v in shown else "grad ?")
-        fill = ROLE_STYLE[kind]
-        if shade_grad and v in shown and not v.is_constant:
-            fill = _shade(abs(float(shown[v])) / biggest)
-        table = {"BORDER": "2" if v is root else "1", "CELLBORDER": "0", "CELLSPACING": "0", "CELLPADDING": "2",
-                 "BGCOLOR": HIGHLIGHT if v is highlight else fill, "COLOR": "#e6550d" if v is highlight else "black"}
-        if kind == "constant":
-            table["STYLE"] = "dashed"
-        rows = "<HR/>".join(f"<TR><TD>{_html(p)}</TD></TR>" for p in parts)
-        head = " ".join(f'{k}="{val}"' for k, val in table.items())
-        attrs = {"label": f"<<TABLE {head}>{rows}</TABLE>>", "shape": "none", "margin": "0"}
-        box = layout.box(v)
-        home = layout.group[v] if box is None else box[:-1]
-        place(home, f"v{i}", attrs)
-        if box is not None:  # a value handed on by a collapsed box
-            edges.append((layout.keys[box] + "_box", f"v{i}"))
-        elif not v.is_leaf:
-            sym = symbol(v)
-            op_attrs = {"label": escape(sym), "shape": "circle" if len(sym) <= 4 else "ellipse", "width": "0.3",
-                        "margin": "0.02", "fillcolor": HIGHLIGHT if v is highlight else "white", "style": "filled"}
-            place(home, f"op{i}", op_attrs)
-            edges.append((f"op{i}", f"v{i}"))
-            for c in v.children:
-                edges.append((record_id(layout, c), f"op{i}"))
-    for v in layout.order:  # edges into and between collapsed boxes
-        if layout.box(v) is not None and not v.is_leaf:
-            for c in v.children:
-                tail, head = record_id(layout, c), layout.keys[layout.box(v)] + "_box"  # type: ignore[index]
-                if tail != head:
-                    edges.append((tail, head))
-
+    writer = _Dot(layout, show_grad, fmt, shade_grad, highlight, grads, sizes)
+    writer.add_boxes()
+    for v in layout.drawn():
+        writer.add_value(v)
+    writer.add_box_edges()
     graph = {"rankdir": rankdir, "fontname": FONT, "fontsize": "11", "nodesep": "0.12", "ranksep": f"{ranksep:g}",
              "mclimit": "0.01"}  # see _emit_clusters
     lines = ["digraph {\n", "\tgraph [" + " ".join(f'{k}="{v}"' for k, v in graph.items()) + "]\n",
              f'\tnode [fontname="{FONT}" fontsize="10" height="0.3"]\n', '\tedge [arrowsize="0.6"]\n']
     if legend:
-        lines.append(f"\tgraph [labelloc=b labeljust=l label={_legend(roles, shade_grad)}]\n")
-    _emit_clusters(lines, clusters, layout, flip=rankdir == "LR")
-    seen: set[tuple[str, str]] = set()
-    for tail, head in edges:
-        if (tail, head) not in seen:
-            seen.add((tail, head))
-            lines.append(f"\t{tail} -> {head}\n")
+        lines.append(f"\tgraph [labelloc=b labeljust=l label={_legend(writer.roles, shade_grad)}]\n")
+    _emit_clusters(lines, writer.clusters, layout, flip=rankdir == "LR")
+    lines += [f"\t{tail} -> {head}\n" for tail, head in dict.fromkeys(writer.edges)]  # each edge once, in order
     lines.append("}\n")
     return "".join(lines)
+
+
+class _Dot:
+    """The nodes (by cluster) and edges of a drawing, as ``dot_source`` collects them."""
+
+    def __init__(self, layout: Layout, show_grad: bool, fmt: str, shade_grad: bool, highlight: Value | None,
+                 grads: dict[Value, Any] | None, sizes: dict[str, tuple[float, float]] | None):
+        self.layout, self.show_grad, self.fmt, self.shade_grad = layout, show_grad, fmt, shade_grad
+        self.highlight, self.sizes = highlight, sizes
+        self.shown = grads if grads is not None else {v: v.grad for v in layout.order}
+        self.biggest = max((abs(float(g)) for v, g in self.shown.items() if not v.is_constant), default=0.0) or 1.0
+        self.clusters: dict[tuple[Any, ...], list[str]] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.roles: set[str] = set()
+
+    def place(self, key: tuple[Any, ...], name: str, attrs: dict[str, str]) -> None:
+        if self.sizes and name in self.sizes:
+            width, height = self.sizes[name]
+            attrs = {**attrs, "width": f"{width:.3f}", "height": f"{height:.3f}", "fixedsize": "true"}
+        self.clusters.setdefault(key, []).append(node_line(name, attrs))
+
+    def add_boxes(self) -> None:
+        """One box per collapsed module, saying how many nodes it hides."""
+        layout, highlight = self.layout, self.highlight
+        boxes: dict[tuple[Any, ...], int] = {}
+        for v in layout.order:
+            box = layout.box(v)
+            if box is not None:
+                boxes[box] = boxes.get(box, 0) + 1
+        lit = layout.box(highlight) if highlight is not None and not layout.hands_on(highlight) else None
+        for box, count in boxes.items():
+            self.place(box[:-1], layout.keys[box] + "_box", {
+                "label": f"{escape(layout.names[box])}\\n({count} nodes)", "shape": "box3d", "style": "filled",
+                "fillcolor": HIGHLIGHT if lit == box else BOX_FILL})
+
+    def add_value(self, v: Value) -> None:
+        """A value's record (caption, data, grad) and, for a computed value, its operation's
+        circle with the edges from its operands."""
+        layout, i = self.layout, self.layout.index[v]
+        box = layout.box(v)
+        home = layout.group[v] if box is None else box[:-1]
+        self.place(home, f"v{i}", self.record(v))
+        if box is not None:  # a value handed on by a collapsed box
+            self.edges.append((layout.keys[box] + "_box", f"v{i}"))
+        elif not v.is_leaf:
+            sym = symbol(v)
+            self.place(home, f"op{i}", {
+                "label": escape(sym), "shape": "circle" if len(sym) <= 4 else "ellipse", "width": "0.3",
+                "margin": "0.02", "fillcolor": HIGHLIGHT if v is self.highlight else "white", "style": "filled"})
+            self.edges.append((f"op{i}", f"v{i}"))
+            self.edges += [(record_id(layout, c), f"op{i}") for c in v.children]
+
+    def record(self, v: Value) -> dict[str, str]:
+        kind = role(v)
+        self.roles.add(kind)
+        caption = self.layout.caption(v)
+        parts = [caption] if caption else []
+        parts.append(f"data {format(float(v.data), self.fmt)}")
+        if self.show_grad and not v.is_constant:
+            parts.append(f"grad {format(float(self.shown[v]), self.fmt)}" if v in self.shown else "grad ?")
+        fill = ROLE_STYLE[kind]
+        if self.shade_grad and v in self.shown and not v.is_constant:
+            fill = _shade(abs(float(self.shown[v])) / self.biggest)
+        lit = v is self.highlight
+        table = {"BORDER": "2" if v is self.layout.root else "1", "CELLBORDER": "0", "CELLSPACING": "0",
+                 "CELLPADDING": "2", "BGCOLOR": HIGHLIGHT if lit else fill, "COLOR": "#e6550d" if lit else "black"}
+        if kind == "constant":
+            table["STYLE"] = "dashed"
+        rows = "<HR/>".join(f"<TR><TD>{_html(p)}</TD></TR>" for p in parts)
+        head = " ".join(f'{k}="{val}"' for k, val in table.items())
+        return {"label": f"<<TABLE {head}>{rows}</TABLE>>", "shape": "none", "margin": "0"}
+
+    def add_box_edges(self) -> None:
+        """Edges into and between collapsed boxes."""
+        layout = self.layout
+        for v in layout.order:
+            box = layout.box(v)
+            if box is not None and not v.is_leaf:
+                head = layout.keys[box] + "_box"
+                self.edges += [(tail, head) for tail in (record_id(layout, c) for c in v.children) if tail != head]
 
 
 def _emit_clusters(lines: list[str], clusters: dict[tuple[Any, ...], list[str]], layout: Layout, flip: bool) -> None:
