@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import tracemalloc
 import xml.etree.ElementTree as ET
@@ -15,7 +16,7 @@ from conftest import needs_dot
 
 import autograd
 import nn
-from autograd import Value, draw, draw_steps, save_steps
+from autograd import Value, draw, draw_steps, save_steps, topological_order
 from autograd.drawing import graphviz_program
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -291,3 +292,14 @@ def test_a_layout_that_takes_too_long_is_a_clear_error_naming_the_size(monkeypat
     monkeypatch.setattr(graphviz_program, "TIMEOUT", 1e-4)
     with pytest.raises(graphviz_program.LayoutTimeout, match=r"about \d+ shapes in 0.0001 s.*depth="):
         draw(mlp_loss()).pipe("svg")
+
+
+def test_repr_counts_the_values_drawn_and_the_collapsed_modules():
+    random.seed(0)
+    model = nn.MLP(2, [3, 1])
+    out = model([Value(1.0), Value(2.0)])
+    assert repr(draw(out)) == f"<Drawing: {len(topological_order(out))} values>"
+    collapsed = draw(out, depth=1)
+    shown = len(re.findall(r'<TABLE BORDER="[12]"', collapsed.source))  # a drawn value's record (the legend's is 0)
+    assert repr(collapsed) == f"<Drawing: {shown} values, {collapsed.source.count('box3d')} collapsed modules>"
+    assert "collapsed modules" in repr(collapsed) and shown < len(topological_order(out))

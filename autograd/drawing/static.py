@@ -17,6 +17,7 @@ operation is drawn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -362,8 +363,9 @@ class Drawing(_Base):  # type: ignore[misc,unused-ignore]  # graphviz.Digraph (u
             return self._text
 
     def __repr__(self) -> str:
-        records = self.source.count('shape="record"')
-        return f"<Drawing: {records} values>"
+        records = len(re.findall(r"^\s*v\d+ \[", self.source, re.MULTILINE))  # the values' nodes: v0, v1, ...
+        boxes = self.source.count('shape="box3d"')
+        return f"<Drawing: {records} values" + (f", {boxes} collapsed modules>" if boxes else ">")
 
     def pipe(self, format: str = "svg", *args: Any, encoding: str | None = None, **kw: Any) -> Any:  # noqa: A002
         data = graphviz_program.run(self.source, format)
