@@ -3,7 +3,8 @@
 A file looks like ``{"format": "chainrule-model", "version": 1, "model": {...}, "state":
 {...}}``. ``model`` names built-in module classes and their constructor arguments only, so
 loading builds modules from a fixed list and never runs code from the file, and only once the
-weights present match the architecture's size (a small file cannot ask for a huge model).
+weights present match the architecture's size, counted from the architecture alone by each
+class's ``parameter_count`` (a small file cannot ask for a huge model).
 Files are standard JSON: floats are written with ``repr`` and read back bit-exact; the
 non-finite weights JSON has no number for are the strings ``"inf"``, ``"-inf"``, ``"nan"`` (or
 ``"nan:0x..."`` with the bits of any other nan), read back bit-exact too.
@@ -41,7 +42,8 @@ MODULES: dict[str, type[Module]] = {
                 gpt.Embedding, gpt.RMSNorm, gpt.AttentionHead, gpt.CausalSelfAttention, gpt.Block, gpt.GPT)
 }
 
-_ARGUMENTS = {name: [a for a in inspect.signature(cls).parameters if a != "modules"] for name, cls in MODULES.items()}
+_SIGNATURES = {name: inspect.signature(cls) for name, cls in MODULES.items()}
+_ARGUMENTS = {name: [a for a in signature.parameters if a != "modules"] for name, signature in _SIGNATURES.items()}
 _ARGUMENTS["Sequential"] = ["modules"]
 
 
@@ -93,31 +95,28 @@ def _kind(spec: Any, where: str, depth: int) -> str:
 
 
 def weight_count(spec: Any, where: str = "model", depth: int = 0) -> int:
-    """How many weights the module ``spec`` describes, worked out without building anything."""
+    """How many weights the module ``spec`` describes, worked out from the architecture alone
+    (each class's ``parameter_count``), without building anything."""
     kind = _kind(spec, where, depth)
+    args = {k: v for k, v in spec.items() if k != "type"}
     if kind == "Sequential":
-        parts = spec.get("modules")
+        parts = args.get("modules")
         if not isinstance(parts, list):
             raise ValueError(f"{where}: a Sequential needs exactly a 'modules' list")
         return sum(weight_count(p, f"{where}.modules[{i}]", depth + 1) for i, p in enumerate(parts))
-    if kind in ("Neuron", "Layer", "MLP"):
-        nin = _size(spec.get("nin"), f"{where}: {kind} nin")
-        if kind == "Neuron":
-            return nin + 1
-        if kind == "Layer":
-            return _size(spec.get("nout"), f"{where}: Layer nout") * (nin + 1)
-        nouts = spec.get("nouts")
-        if not isinstance(nouts, list) or not nouts:
-            raise ValueError(f"{where}: MLP nouts must be a non-empty list of sizes, got {nouts!r}")
-        sizes = [nin, *(_size(n, f"{where}: MLP nouts entry") for n in nouts)]
-        return sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(nouts)))
-    return 0  # activations have no weights
+    cls = MODULES[kind]
+    try:
+        arguments = _SIGNATURES[kind].bind(**args)
+        arguments.apply_defaults()
+        count: int = cls.parameter_count(**arguments.arguments)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: cannot build {kind} from {_short(args)}: {error}") from None
+    return count
 
 
-def _size(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be a positive whole number, got {_short(value)}")
-    return value
+def _count(n: int) -> str:
+    """A count for a message, however large (Python will not print an int of thousands of digits)."""
+    return f"{n:,}" if n < 10**30 else f"about 10^{int(n.bit_length() * math.log10(2))}"
 
 
 def _short(value: Any) -> str:
@@ -208,7 +207,7 @@ def load(path: str | os.PathLike[str]) -> Module | dict[str, float]:
         return state
     expected = weight_count(document["model"], f"{target}: model")
     if expected > len(state):  # refused before building: a few bytes may not ask for a huge model
-        raise ValueError(f"{target}: the weights do not fit the architecture: it needs {_short(expected)} weights "
+        raise ValueError(f"{target}: the weights do not fit the architecture: it needs {_count(expected)} weights "
                          f"and the file holds {len(state)}")
     model = build(document["model"], f"{target}: model")
     try:

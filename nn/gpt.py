@@ -92,6 +92,11 @@ class Embedding(Module):
     def config(self) -> dict[str, Any]:
         return {"num": self.num, "dim": self.dim, "std": self.std}
 
+    @staticmethod
+    def parameter_count(num: int, dim: int, **settings: Any) -> int:
+        """How many parameters ``Embedding(num, dim, ...)`` has, worked out without building it."""
+        return _check_size(num, "Embedding(num)", capped=False) * _check_size(dim, "Embedding(dim)", capped=False)
+
     def extra_repr(self) -> str:
         return f"{self.num}, {self.dim}"
 
@@ -117,6 +122,10 @@ class RMSNorm(Module):
 
     def config(self) -> dict[str, Any]:
         return {"dim": self.dim, "eps": self.eps}
+
+    @staticmethod
+    def parameter_count(**settings: Any) -> int:
+        return 0
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}"
@@ -167,6 +176,12 @@ class AttentionHead(Module):
     def config(self) -> dict[str, Any]:
         return {"n_embd": self.n_embd, "head_size": self.head_size}
 
+    @staticmethod
+    def parameter_count(n_embd: int, head_size: int, **settings: Any) -> int:
+        """How many parameters ``AttentionHead(n_embd, head_size)`` has (query, key and value layers)."""
+        n_embd = _check_size(n_embd, "AttentionHead(n_embd)", capped=False)
+        return 3 * Layer.parameter_count(n_embd, _check_size(head_size, "AttentionHead(head_size)", capped=False))
+
 
 class CausalSelfAttention(Module):
     """``n_head`` attention heads side by side, each of size ``n_embd // n_head``; their outputs
@@ -182,8 +197,7 @@ class CausalSelfAttention(Module):
     def __init__(self, n_embd: int, n_head: int):
         self.n_embd = _check_size(n_embd, "CausalSelfAttention(n_embd)")
         self.n_head = _check_size(n_head, "CausalSelfAttention(n_head)")
-        if n_embd % n_head:
-            raise ValueError(f"CausalSelfAttention: n_embd={n_embd} must be a multiple of n_head={n_head}")
+        _check_heads(self.n_embd, self.n_head)
         self.heads = [AttentionHead(n_embd, n_embd // n_head) for _ in range(n_head)]
         for i, head in enumerate(self.heads):
             head.name = f"Head {i + 1}"
@@ -197,6 +211,19 @@ class CausalSelfAttention(Module):
 
     def config(self) -> dict[str, Any]:
         return {"n_embd": self.n_embd, "n_head": self.n_head}
+
+    @staticmethod
+    def parameter_count(n_embd: int, n_head: int, **settings: Any) -> int:
+        """How many parameters ``CausalSelfAttention(n_embd, n_head)`` has (its heads and ``proj``)."""
+        n_embd = _check_size(n_embd, "CausalSelfAttention(n_embd)", capped=False)
+        n_head = _check_heads(n_embd, _check_size(n_head, "CausalSelfAttention(n_head)", capped=False))
+        return n_head * AttentionHead.parameter_count(n_embd, n_embd // n_head) + Layer.parameter_count(n_embd, n_embd)
+
+
+def _check_heads(n_embd: int, n_head: int) -> int:
+    if n_embd % n_head:
+        raise ValueError(f"CausalSelfAttention: n_embd={n_embd} must be a multiple of n_head={n_head}")
+    return n_head
 
 
 class Block(Module):
@@ -223,6 +250,12 @@ class Block(Module):
 
     def config(self) -> dict[str, Any]:
         return {"n_embd": self.n_embd, "n_head": self.n_head}
+
+    @staticmethod
+    def parameter_count(n_embd: int, n_head: int, **settings: Any) -> int:
+        """How many parameters ``Block(n_embd, n_head, ...)`` has (attention and MLP; the norms have none)."""
+        n_embd = _check_size(n_embd, "Block(n_embd)", capped=False)
+        return CausalSelfAttention.parameter_count(n_embd, n_head) + MLP.parameter_count(n_embd, [4 * n_embd, n_embd])
 
 
 class GPT(Module):
@@ -314,6 +347,17 @@ class GPT(Module):
     def config(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size, "block_size": self.block_size, "n_embd": self.n_embd,
                 "n_head": self.n_head, "n_layer": self.n_layer}
+
+    @staticmethod
+    def parameter_count(vocab_size: int, block_size: int, n_embd: int, n_head: int, n_layer: int,
+                        **settings: Any) -> int:
+        """How many parameters ``GPT(vocab_size, block_size, n_embd, n_head, n_layer)`` has,
+        worked out without building it (the embeddings, the blocks and ``lm_head``)."""
+        vocab, block, n, heads, layers = (_check_size(size, f"GPT({name})", capped=False) for name, size in (
+            ("vocab_size", vocab_size), ("block_size", block_size), ("n_embd", n_embd), ("n_head", n_head),
+            ("n_layer", n_layer)))
+        return (Embedding.parameter_count(vocab, n) + Embedding.parameter_count(block, n)
+                + layers * Block.parameter_count(n, heads) + Layer.parameter_count(n, vocab))
 
     def compiled_step(self, optimizer: Optimizer, *, loss_fn: Loss | None = None,
                       check_every: int = CHECK_EVERY) -> CompiledStep:

@@ -25,10 +25,12 @@ def _check_activation(activation: str) -> str:
 MAX_SIZE = 1_000_000  # far beyond what a scalar engine can train; refuses typos like 10**8 at once
 
 
-def _check_size(n: Any, what: str) -> int:
+def _check_size(n: Any, what: str, capped: bool = True) -> int:
+    """``n`` as an int if it is a whole number from 1 to ``MAX_SIZE`` (with ``capped=False``:
+    any positive one, for counting the weights an architecture asks for)."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{what} must be a whole number, got {type(n).__name__}")
-    if not 1 <= int(n) <= MAX_SIZE:
+    if int(n) < 1 or (capped and int(n) > MAX_SIZE):
         raise ValueError(f"{what} must be a whole number from 1 to {MAX_SIZE:,}, got {n!r}")
     return int(n)
 
@@ -81,6 +83,11 @@ class Neuron(Module):
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "activation": self.activation}
 
+    @staticmethod
+    def parameter_count(nin: int, **settings: Any) -> int:
+        """How many parameters ``Neuron(nin, ...)`` has, worked out without building it."""
+        return _linear_count(_check_size(nin, "Neuron(nin)", capped=False), 1)
+
     def extra_repr(self) -> str:
         return f"{self.nin}, activation={self.activation!r}"
 
@@ -103,6 +110,11 @@ class Layer(Module):
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nout": self.nout, "activation": self.activation}
 
+    @staticmethod
+    def parameter_count(nin: int, nout: int, **settings: Any) -> int:
+        """How many parameters ``Layer(nin, nout, ...)`` has, worked out without building it."""
+        return _linear_count(_check_size(nin, "Layer(nin)", capped=False), _check_size(nout, "Layer(nout)", capped=False))
+
     def extra_repr(self) -> str:
         return f"{self.nin}, {self.nout}, activation={self.activation!r}"
 
@@ -119,6 +131,10 @@ class _Elementwise(Module):
 
     def config(self) -> dict[str, Any]:
         return {}
+
+    @staticmethod
+    def parameter_count(**settings: Any) -> int:
+        return 0
 
 
 class Sigmoid(_Elementwise):
@@ -201,8 +217,7 @@ class MLP(Module):
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu"):
-        if isinstance(nouts, int) or not nouts:
-            raise ValueError(f"MLP(nouts): expected a non-empty list of layer sizes, got {nouts!r}")
+        _check_sizes(nouts)
         self.nin = _check_size(nin, "MLP(nin)")
         self.nouts = [_check_size(n, "MLP(nouts) entries") for n in nouts]
         self.activation = _check_activation(activation)
@@ -218,6 +233,24 @@ class MLP(Module):
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation}
+
+    @staticmethod
+    def parameter_count(nin: int, nouts: Sequence[int], **settings: Any) -> int:
+        """How many parameters ``MLP(nin, nouts, ...)`` has, worked out without building it."""
+        sizes = [_check_size(nin, "MLP(nin)", capped=False),
+                 *(_check_size(n, "MLP(nouts) entries", capped=False) for n in _check_sizes(nouts))]
+        return sum(_linear_count(sizes[i], sizes[i + 1]) for i in range(len(nouts)))
+
+
+def _check_sizes(nouts: Any) -> Sequence[Any]:
+    if isinstance(nouts, (str, bytes, numbers.Number)) or not hasattr(nouts, "__len__") or not len(nouts):
+        raise ValueError(f"MLP(nouts): expected a non-empty list of layer sizes, got {nouts!r:.60}")
+    return nouts
+
+
+def _linear_count(nin: int, nout: int) -> int:
+    """The parameters of ``nout`` neurons reading ``nin`` inputs: a weight each, and a bias."""
+    return nout * (nin + 1)
 
 
 def softmax(scores: Sequence[Any]) -> list[Value]:

@@ -8,11 +8,13 @@ import math
 import os
 import random
 import struct
+import time
 
 import pytest
 
 import nn
 from nn import layers
+from nn.files import MODULES, describe, weight_count
 
 
 def _header(model: str, state: str = "{}") -> str:
@@ -21,21 +23,62 @@ def _header(model: str, state: str = "{}") -> str:
 
 @pytest.fixture
 def nothing_built(monkeypatch):
-    """Fails the test if loading builds any neuron."""
+    """Fails the test if loading builds anything holding weights (every weight is in a Neuron or an Embedding)."""
     def refuse(self, *args, **kwargs):
-        raise AssertionError("a Neuron was built from a file whose weights cannot fill it")
+        raise AssertionError(f"a {type(self).__name__} was built from a file whose weights cannot fill it")
     monkeypatch.setattr(layers.Neuron, "__init__", refuse)
+    monkeypatch.setattr(nn.Embedding, "__init__", refuse)
 
 
 @pytest.mark.parametrize("model", [
-    '{"type": "Layer", "nin": 100000000, "nout": 100000000}',  # the 121-byte file of issue 10
+    '{"type": "Layer", "nin": 100000000, "nout": 100000000}',
     '{"type": "MLP", "nin": 3, "nouts": [100000000, 2]}',
     '{"type": "Sequential", "modules": [{"type": "Neuron", "nin": 1000000000}]}',
+    '{"type": "GPT", "vocab_size": 100000, "block_size": 16, "n_embd": 16, "n_head": 4, "n_layer": 1}',
+    '{"type": "GPT", "vocab_size": 1000000, "block_size": 1000000, "n_embd": 1000000, "n_head": 1, "n_layer": 1}',
+    '{"type": "Embedding", "num": 1000, "dim": 1000}',
+    '{"type": "Block", "n_embd": 1000, "n_head": 10}',
+    '{"type": "CausalSelfAttention", "n_embd": 1000, "n_head": 10}',
+    '{"type": "AttentionHead", "n_embd": 1000, "head_size": 1000}',
+    '{"type": "Layer", "nin": 1' + "0" * 4000 + ', "nout": 1' + "0" * 4000 + '}',  # a count of 8,000 digits
 ])
 def test_a_small_file_cannot_ask_for_a_huge_model(tmp_path, model, nothing_built):
     path = tmp_path / "huge.json"
     path.write_text(_header(model))
+    start = time.perf_counter()
     with pytest.raises(ValueError, match="needs .* weights and the file holds 0"):
+        nn.load(path)
+    assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Neuron(3), lambda: nn.Layer(3, 4, "tanh"), lambda: nn.MLP(3, [5, 2, 1]), lambda: nn.Embedding(7, 3),
+    lambda: nn.RMSNorm(4), lambda: nn.AttentionHead(6, 3), lambda: nn.CausalSelfAttention(6, 2),
+    lambda: nn.Block(4, 2), lambda: nn.GPT(vocab_size=11, block_size=5, n_embd=4, n_head=2, n_layer=2),
+    lambda: nn.Sequential(nn.Layer(2, 3), nn.Tanh(), nn.Sequential(nn.MLP(3, [2]), nn.ReLU())),
+])
+def test_the_weights_counted_from_the_architecture_are_the_built_modules(make):
+    model = make()
+    assert weight_count(describe(model)) == len(model.parameters())
+
+
+def test_every_module_a_file_may_name_has_its_weights_counted():
+    """A class added to the list without a count would let a small file build it whole."""
+    uncounted = [name for name, cls in MODULES.items() if name != "Sequential" and not hasattr(cls, "parameter_count")]
+    assert uncounted == []
+
+
+@pytest.mark.parametrize("model, message", [
+    ('{"type": "GPT", "n_embd": "16"}', "GPT\\(n_embd\\) must be a whole number"),
+    ('{"type": "GPT", "n_embd": 6}', "n_embd=6 must be a multiple of n_head=4"),
+    ('{"type": "Embedding", "num": 0, "dim": 3}', "Embedding\\(num\\) must be a whole number"),
+    ('{"type": "Layer", "nin": 2}', "cannot build Layer.*missing a required argument: 'nout'"),
+    ('{"type": "MLP", "nin": 2, "nouts": 5}', "expected a non-empty list of layer sizes"),
+])
+def test_an_architecture_that_cannot_be_built_is_refused_before_counting(tmp_path, model, message, nothing_built):
+    path = tmp_path / "bad.json"
+    path.write_text(_header(model))
+    with pytest.raises(ValueError, match=message):
         nn.load(path)
 
 
