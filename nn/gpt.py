@@ -33,7 +33,7 @@ from .compiled import CHECK_EVERY, CompiledTraining
 from .layers import MLP, Layer, _check_size, softmax
 from .losses import CrossEntropyLoss, Loss
 from .module import Module
-from .optim import Optimizer
+from .optim import Optimizer, _check_number
 
 
 def _check_vector(x: Any, n: int, who: str) -> list[Value]:
@@ -112,7 +112,7 @@ class RMSNorm(Module):
 
     def __init__(self, dim: int, eps: float = 1e-5):
         self.dim = _check_size(dim, "RMSNorm(dim)")
-        self.eps = float(eps)
+        self.eps = _check_number(eps, "RMSNorm(eps)")
 
     def forward(self, x: Sequence[Any]) -> list[Value]:
         x = _check_vector(x, self.dim, "RMSNorm")
@@ -232,14 +232,15 @@ class Block(Module):
 
     ``x = x + attention(norm1(x))`` across positions, then ``x = x + mlp(norm2(x))`` at each
     position; the MLP is ``nn.MLP(n_embd, [4 * n_embd, n_embd])`` (ReLU in its hidden layer).
+    Both norms are ``RMSNorm(n_embd, eps)``.
     """
 
-    def __init__(self, n_embd: int, n_head: int):
+    def __init__(self, n_embd: int, n_head: int, eps: float = 1e-5):
         self.n_embd = _check_size(n_embd, "Block(n_embd)")
         self.n_head = _check_size(n_head, "Block(n_head)")
-        self.norm1 = RMSNorm(n_embd)
+        self.norm1 = RMSNorm(n_embd, eps)
         self.attention = CausalSelfAttention(n_embd, n_head)
-        self.norm2 = RMSNorm(n_embd)
+        self.norm2 = RMSNorm(n_embd, eps)
         self.mlp = MLP(n_embd, [4 * n_embd, n_embd], activation="relu")
         self.norm1.name, self.attention.name, self.norm2.name = "RMSNorm 1", "Attention", "RMSNorm 2"
 
@@ -249,13 +250,27 @@ class Block(Module):
         return [add(x, self.mlp(self.norm2(x))) for x in xs]
 
     def config(self) -> dict[str, Any]:
-        return {"n_embd": self.n_embd, "n_head": self.n_head}
+        return {"n_embd": self.n_embd, "n_head": self.n_head, "eps": _shared_eps(self)}
+
+    def named_norms(self) -> list[tuple[str, RMSNorm]]:
+        """``(name, RMSNorm)`` for each norm, named as in ``named_parameters``."""
+        return [("norm1", self.norm1), ("norm2", self.norm2)]
 
     @staticmethod
     def parameter_count(n_embd: int, n_head: int, **settings: Any) -> int:
         """How many parameters ``Block(n_embd, n_head, ...)`` has (attention and MLP; the norms have none)."""
         n_embd = _check_size(n_embd, "Block(n_embd)", capped=False)
         return CausalSelfAttention.parameter_count(n_embd, n_head) + MLP.parameter_count(n_embd, [4 * n_embd, n_embd])
+
+
+def _shared_eps(module: Block | GPT) -> float:
+    """The eps all of ``module``'s norms use; a file holds one, so norms set apart cannot be saved whole."""
+    norms = module.named_norms()
+    if len({norm.eps for _, norm in norms}) > 1:
+        raise ValueError(f"{type(module).__name__}: its norms have different eps "
+                         f"({', '.join(f'{name}: {norm.eps}' for name, norm in norms)}), and a model file holds one; "
+                         "set them equal, or save the state_dict() and set each eps in code")
+    return norms[0][1].eps
 
 
 class GPT(Module):
@@ -269,6 +284,8 @@ class GPT(Module):
     2. each ``Block`` lets positions read from earlier ones (attention), then thinks per position (MLP);
     3. ``lm_head``, a linear layer, turns each position's vector into one score per token.
 
+    Every norm is ``RMSNorm(n_embd, eps)``.
+
     Tokens may also be Values holding token ids (traced inputs): see ``compiled_step``, which
     trains the model one sequence per step with each length of sequence compiled once.
 
@@ -281,7 +298,8 @@ class GPT(Module):
     True
     """
 
-    def __init__(self, vocab_size: int = 27, block_size: int = 16, n_embd: int = 16, n_head: int = 4, n_layer: int = 1):
+    def __init__(self, vocab_size: int = 27, block_size: int = 16, n_embd: int = 16, n_head: int = 4, n_layer: int = 1,
+                 eps: float = 1e-5):
         self.vocab_size = _check_size(vocab_size, "GPT(vocab_size)")
         self.block_size = _check_size(block_size, "GPT(block_size)")
         self.n_embd = _check_size(n_embd, "GPT(n_embd)")
@@ -289,8 +307,8 @@ class GPT(Module):
         self.n_layer = _check_size(n_layer, "GPT(n_layer)")
         self.token_embedding = Embedding(vocab_size, n_embd, std=0.08)
         self.position_embedding = Embedding(block_size, n_embd, std=0.08)
-        self.norm = RMSNorm(n_embd)
-        self.blocks = [Block(n_embd, n_head) for _ in range(n_layer)]
+        self.norm = RMSNorm(n_embd, eps)
+        self.blocks = [Block(n_embd, n_head, eps) for _ in range(n_layer)]
         self.lm_head = Layer(n_embd, vocab_size)
         self.token_embedding.name, self.position_embedding.name = "Token embedding", "Position embedding"
         for i, block in enumerate(self.blocks):
@@ -346,7 +364,12 @@ class GPT(Module):
 
     def config(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size, "block_size": self.block_size, "n_embd": self.n_embd,
-                "n_head": self.n_head, "n_layer": self.n_layer}
+                "n_head": self.n_head, "n_layer": self.n_layer, "eps": _shared_eps(self)}
+
+    def named_norms(self) -> list[tuple[str, RMSNorm]]:
+        """``(name, RMSNorm)`` for each norm, named as in ``named_parameters``: ``norm``, ``blocks.0.norm1``, ..."""
+        return [("norm", self.norm), *((f"blocks.{i}.{name}", norm) for i, block in enumerate(self.blocks)
+                                       for name, norm in block.named_norms())]
 
     @staticmethod
     def parameter_count(vocab_size: int, block_size: int, n_embd: int, n_head: int, n_layer: int,

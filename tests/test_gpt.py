@@ -161,6 +161,38 @@ def test_gpt_parameter_count_names_and_model_files(tmp_path):
     assert [v.data for v in loaded([4, 1])[1]] == [v.data for v in model([4, 1])[1]]
 
 
+@pytest.mark.parametrize("eps", [1e-3, 0.5])
+@pytest.mark.parametrize("make", [lambda: tiny_gpt(n_layer=2), lambda: nn.Block(4, 2)])
+def test_a_models_norm_eps_comes_back_from_its_file(tmp_path, make, eps):
+    model = make()
+    for _, norm in model.named_norms():
+        norm.eps = eps  # set on each norm after building, as one would on a model already made
+    x = [4, 1] if isinstance(model, nn.GPT) else [[0.5, -1.0, 2.0, 0.25], [1.0, 0.0, -0.5, 3.0]]
+    before = [v.data for v in model(x)[1]]
+    nn.save(model, tmp_path / "model.json")
+    loaded = nn.load(tmp_path / "model.json")
+    assert [norm.eps for _, norm in loaded.named_norms()] == [eps] * len(model.named_norms())
+    assert [v.data for v in loaded(x)[1]] == before
+    for _, norm in loaded.named_norms():
+        norm.eps = 1e-5
+    assert [v.data for v in loaded(x)[1]] != before  # eps changes the outputs: the check above has teeth
+
+
+def test_a_gpt_whose_norms_differ_in_eps_is_not_saved_with_one(tmp_path):
+    model = tiny_gpt(n_layer=2)
+    model.blocks[1].norm2.eps = 0.5
+    with pytest.raises(ValueError, match="different eps .*blocks.1.norm2: 0.5.*save the state_dict"):
+        nn.save(model, tmp_path / "gpt.json")
+    assert list(tmp_path.iterdir()) == []
+    assert nn.GPT(n_layer=2, eps=0.5).config()["eps"] == 0.5 and nn.Block(4, 2, eps=0.25).norm2.eps == 0.25
+
+
+@pytest.mark.parametrize("eps", [-1e-5, math.nan, math.inf, "1e-5", None])
+def test_a_norm_eps_must_be_a_finite_number_at_least_0(eps):
+    with pytest.raises(ValueError, match="eps"):
+        nn.RMSNorm(4, eps=eps)
+
+
 def test_gpt_rejects_bad_sequences_with_clear_errors():
     model = tiny_gpt()
     with pytest.raises(ValueError, match="block_size=4"):

@@ -178,3 +178,105 @@ def test_without_pytorch_both_say_how_to_install_it(monkeypatch):
         nn.to_torch(nn.Layer(2, 2))
     with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):
         nn.from_torch(object())
+
+
+# --- what would silently change the numbers -------------------------------------------------
+
+def gpt_with_norms_apart():
+    random.seed(0)
+    model = nn.GPT(vocab_size=11, block_size=8, n_embd=8, n_head=2, n_layer=2)
+    model.norm.eps, model.blocks[0].norm1.eps, model.blocks[1].norm2.eps = 0.25, 0.5, 1e-3
+    return model
+
+
+@needs_torch
+def test_each_norm_keeps_its_own_eps_both_ways():
+    model = gpt_with_norms_apart()
+    tokens = [3, 1, 4, 1, 5]
+    twin = nn.to_torch(model)
+    assert [twin.get_submodule(name).eps for name, _ in model.named_norms()] == [0.25, 0.5, 1e-5, 1e-5, 1e-3]
+    assert close(model(tokens), twin(torch.tensor(tokens)))
+    back = nn.from_torch(twin)
+    assert [norm.eps for _, norm in back.named_norms()] == [0.25, 0.5, 1e-5, 1e-5, 1e-3]
+    with no_grad():
+        assert close(back(tokens), twin(torch.tensor(tokens)))
+    block = nn.Block(8, 2)
+    block.norm1.eps = 0.5
+    x = sequence(4, 8)
+    assert close(block(x), nn.to_torch(block)(torch_input(x)))
+
+
+def _changed(change):
+    def make():
+        random.seed(0)
+        twin = nn.to_torch(nn.GPT(vocab_size=11, block_size=8, n_embd=8, n_head=2, n_layer=1))
+        change(twin)
+        return twin.double()
+    return make
+
+
+def _set(path, part):
+    def change(twin):
+        *parents, name = path.split(".")
+        setattr(twin.get_submodule(".".join(parents)), name, part)
+    return change
+
+
+def _head_size(twin):
+    twin.blocks[0].attention.heads[0].head_size = 2
+
+
+@needs_torch
+@pytest.mark.parametrize("change, message", [
+    (lambda: _set("blocks.0.mlp.1", torch.nn.GELU()), r"model\.blocks\.0\.mlp\.1 is GELU\(.*\) where nn.to_torch puts ReLU"),
+    (lambda: _set("norm", torch.nn.RMSNorm(8)), r"model\.norm is RMSNorm\(.*elementwise_affine=True\)"),
+    (lambda: _set("norm", torch.nn.LayerNorm(8)), r"model\.norm is LayerNorm"),
+    (lambda: _set("blocks.0.norm2", torch.nn.RMSNorm(8, eps=None, elementwise_affine=False)), r"model\.blocks\.0\.norm2"),
+    (lambda: lambda twin: twin.blocks.append(nn.to_torch(nn.Block(8, 2))), r"model\.blocks holds the parts \(0, 1\)"),
+    (lambda: _set("lm_head", torch.nn.Sequential(torch.nn.Linear(8, 11))), r"model\.lm_head is Sequential"),
+    (lambda: _set("blocks.0.mlp.0", torch.nn.Linear(8, 32, bias=False)), r"model\.blocks\.0\.mlp\.0 is Linear"),
+    (lambda: _set("blocks.0.attention.proj", torch.nn.Identity()), r"model\.blocks\.0\.attention\.proj is Identity"),
+    (lambda: lambda twin: delattr(twin.blocks[0], "mlp"), r"model\.blocks\.0 holds the parts"),
+    (lambda: _head_size, r"model\.blocks\.0\.attention\.heads\.0 is AttentionHead"),
+    (lambda: lambda twin: twin.blocks[0].register_forward_hook(lambda *args: None), r"model\.blocks\.0 has forward hooks"),
+    (lambda: lambda twin: setattr(twin.norm, "forward", lambda x: x), r"model\.norm has forward hooks or its own forward"),
+    (lambda: lambda twin: setattr(twin, "n_embd", 4), r"token_embedding is Embedding\(11, 8\) where nn.to_torch puts Embedding\(11, 4\)"),
+    (lambda: lambda twin: setattr(twin, "n_head", 3), r"model holds sizes a GPT cannot have.*multiple of n_head=3"),
+], ids=["GELU", "gain", "LayerNorm", "eps None", "extra block", "lm_head", "no bias", "Identity", "no MLP",
+        "head_size", "hook", "forward", "n_embd", "n_head"])
+def test_a_gpt_twin_whose_parts_differ_is_refused_naming_the_part(change, message):
+    twin = _changed(change())()
+    with pytest.raises(ValueError, match=message):
+        nn.from_torch(twin)
+
+
+@needs_torch
+def test_the_refused_changes_do_change_the_numbers():
+    """The oracle for the refusals above: the changed twins compute other numbers than the plain one."""
+    tokens = torch.tensor([3, 1, 4])
+    plain = _changed(lambda twin: None)()(tokens)
+    for change in (_set("blocks.0.mlp.1", torch.nn.GELU()), _set("norm", torch.nn.LayerNorm(8)), _head_size):
+        assert not torch.allclose(_changed(change)()(tokens), plain)
+
+
+@needs_torch
+def test_complex_and_meta_weights_are_refused():
+    with pytest.raises(ValueError, match=r"model\.weight is complex128; chainrule's weights are real"):
+        nn.from_torch(torch.nn.Linear(2, 2, dtype=torch.complex128))
+    with pytest.raises(ValueError, match=r"model\.0\.weight is on the meta device.*to_empty"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2, device="meta")))
+
+
+@needs_torch
+def test_sequentials_nested_too_deep_are_a_value_error_both_ways():
+    ours, theirs = nn.Sigmoid(), torch.nn.Sigmoid()
+    for depth in range(3000):
+        ours, theirs = nn.Sequential(ours), torch.nn.Sequential(theirs)
+        if depth == 50:  # well inside the limit: converted both ways
+            x = vector(3)
+            assert close(ours(x), nn.to_torch(ours)(torch_input(x)))
+            assert close(nn.from_torch(theirs)(x), theirs(torch_input(x)))
+    with pytest.raises(ValueError, match="to_torch: Sequentials nested more than 100 deep"):
+        nn.to_torch(ours)
+    with pytest.raises(ValueError, match="from_torch: Sequentials nested more than 100 deep"):
+        nn.from_torch(theirs)
