@@ -7,6 +7,7 @@ the same start and gradients they reach the same parameters.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Iterable
@@ -17,8 +18,9 @@ from autograd import Value
 
 
 def _check_number(value: Any, what: str, low: float = 0.0, low_open: bool = False, below: float | None = None) -> float:
-    """``value`` as a float, or a ValueError saying what ``what`` must be (checked at construction,
-    so a bad setting never becomes a nan weight or a ZeroDivisionError many steps later)."""
+    """``value`` as a float, or a ValueError saying what ``what`` must be (an optimizer checks
+    each setting when it is set, so a bad one never becomes a nan weight or a ZeroDivisionError
+    many steps later)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{what} must be a number, got {value!r}")
     try:
@@ -34,6 +36,16 @@ def _check_number(value: Any, what: str, low: float = 0.0, low_open: bool = Fals
     return number
 
 
+_positive = functools.partial(_check_number, low=0.0, low_open=True)
+
+
+def _check_betas(value: Any, what: str) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{what} must be a pair (beta1, beta2), got {value!r}")
+    beta = what.removesuffix("s")
+    return _check_number(value[0], f"{beta}1", below=1.0), _check_number(value[1], f"{beta}2", below=1.0)
+
+
 class Optimizer:
     """Holds the parameters; ``zero_grad()`` clears their gradients, ``step()`` updates them.
 
@@ -41,6 +53,11 @@ class Optimizer:
     (and ``sqrt``) that runs on one parameter's floats, as ``step()`` calls it, and unchanged on
     NumPy arrays holding every parameter at once, as ``fit(compile=True)`` calls it. ``state``
     is the parameter's tuple of running numbers (momentum, averages), kept in ``self.state``.
+
+    Settings (``lr``, ...) are checked whenever they are set, at construction or later, as in a
+    schedule (``optimizer.lr = 0.01``): a value the constructor refuses is refused there too, so
+    a nan learning rate never turns the weights into nan, eagerly or compiled. A subclass lists
+    its settings' checks in ``checks``.
 
     >>> import math
     >>> import numpy as np
@@ -53,6 +70,12 @@ class Optimizer:
     >>> delta.tolist(), momentum.tolist()         # every parameter at once, by the same lines
     ([0.2, 0.4], [2.0, 4.0])
     """
+
+    checks: dict[str, Callable[[Any, str], Any]] = {}  # setting -> check(value, what) giving the value to keep
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = self.checks.get(name)
+        object.__setattr__(self, name, value if check is None else check(value, f"{type(self).__name__} {name}"))
 
     def __init__(self, params: Iterable[Value], state: tuple[float | None, ...] = ()):
         if hasattr(params, "parameters") and callable(params.parameters):
@@ -97,11 +120,11 @@ class SGD(Optimizer):
     0.8
     """
 
+    checks = {"lr": _positive, "momentum": _check_number, "weight_decay": _check_number}
+
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, state=(None,))  # the momentum buffer: none before the first step
-        self.lr = _check_number(lr, "SGD lr", 0.0, low_open=True)
-        self.momentum = _check_number(momentum, "SGD momentum")
-        self.weight_decay = _check_number(weight_decay, "SGD weight_decay")
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
 
     def rule(self, sqrt: Callable[[Any], Any], data: Any, grad: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         g = grad + self.weight_decay * data if self.weight_decay else grad
@@ -115,9 +138,9 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with PyTorch's defaults and bias corrections.
 
-    Settings are checked when the optimizer is made: ``lr`` and ``eps`` must be finite and
-    positive (unlike PyTorch, ``eps=0`` is refused: it turns a zero gradient into 0 / 0 = nan),
-    ``betas`` in [0, 1), ``weight_decay`` finite and >= 0.
+    Settings are checked when they are set: ``lr`` and ``eps`` must be finite and positive
+    (unlike PyTorch, ``eps=0`` is refused: it turns a zero gradient into 0 / 0 = nan), ``betas``
+    in [0, 1), ``weight_decay`` finite and >= 0.
 
     >>> from autograd import Value
     >>> from nn import optim
@@ -128,6 +151,10 @@ class Adam(Optimizer):
     0.9
     """
 
+    # eps = 0 is refused: a weight whose gradient has been 0 so far would get 0 / 0 (PyTorch
+    # silently makes it nan); any positive eps, however small, keeps the step finite
+    checks = {"lr": _positive, "betas": _check_betas, "eps": _positive, "weight_decay": _check_number}
+
     def __init__(
         self,
         params: Iterable[Value],
@@ -137,14 +164,7 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ):
         super().__init__(params, state=(0.0, 0.0))  # the running averages m and v
-        self.lr = _check_number(lr, "Adam lr", 0.0, low_open=True)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Adam betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_number(betas[0], "Adam beta1", below=1.0), _check_number(betas[1], "Adam beta2", below=1.0))
-        # eps = 0 is refused: a weight whose gradient has been 0 so far would get 0 / 0 (PyTorch
-        # silently makes it nan); any positive eps, however small, keeps the step finite
-        self.eps = _check_number(eps, "Adam eps", 0.0, low_open=True)
-        self.weight_decay = _check_number(weight_decay, "Adam weight_decay")
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
 
     def rule(self, sqrt: Callable[[Any], Any], data: Any, grad: Any, state: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
         beta1, beta2 = self.betas

@@ -1,12 +1,15 @@
-"""Optimizer settings are checked when the optimizer is made, never at some later step."""
+"""Optimizer settings are checked whenever they are set (when the optimizer is made, or later in a
+schedule), never at some later step."""
 
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from conftest import needs_torch, torch
 
+import nn
 from autograd import Value
 from nn import optim
 
@@ -66,3 +69,43 @@ def test_numpy_numbers_are_accepted_as_settings():
     np = pytest.importorskip("numpy")
     opt = optim.SGD(_params(), lr=np.float64(0.1), momentum=np.float32(0.5), weight_decay=np.int64(0))
     assert (opt.lr, opt.momentum, opt.weight_decay) == (0.1, 0.5, 0.0)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), lambda ps: optim.Adam(ps, lr=0.1)])
+@pytest.mark.parametrize("name, bad", [("lr", math.nan), ("lr", math.inf), ("lr", -0.1), ("lr", 0.0), ("lr", "0.1"),
+                                       ("lr", 10**400), ("weight_decay", math.nan)])
+def test_a_setting_changed_mid_training_is_checked_as_at_construction(make, name, bad):
+    params = _params()
+    opt = make(params)
+    for p in params:
+        p.grad = 0.5
+    opt.step()
+    before = [p.data for p in params]
+    with pytest.raises(ValueError, match=f"{type(opt).__name__} {name} must be"):
+        setattr(opt, name, bad)
+    opt.step()  # the last good setting still holds: every weight stays finite
+    assert all(math.isfinite(p.data) and p.data != b for p, b in zip(params, before))
+
+
+def test_adams_betas_and_eps_set_later_are_checked_and_a_good_schedule_is_kept():
+    np = pytest.importorskip("numpy")
+    opt = optim.Adam(_params(), lr=0.1)
+    with pytest.raises(ValueError, match="Adam beta2 must be below 1"):
+        opt.betas = (0.9, 1.0)
+    with pytest.raises(ValueError, match="Adam eps must be > 0"):
+        opt.eps = 0.0
+    opt.lr = np.float64(0.05)  # a schedule's value, kept as a float
+    assert type(opt.lr) is float and opt.lr == 0.05 and opt.betas == (0.9, 0.999)
+
+
+def test_a_nan_lr_set_during_compiled_training_is_refused_and_training_goes_on():
+    pytest.importorskip("numpy")
+    random.seed(0)
+    model = nn.GPT(vocab_size=5, block_size=4, n_embd=4, n_head=2)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    with model.compiled_step(opt) as step:
+        step([4, 1, 2, 4])
+        with pytest.raises(ValueError, match="Adam lr must be a finite number"):
+            opt.lr = math.nan
+        loss = step([4, 1, 2, 4])
+    assert math.isfinite(loss) and all(math.isfinite(p.data) for p in model.parameters())
