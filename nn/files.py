@@ -114,11 +114,6 @@ def weight_count(spec: Any, where: str = "model", depth: int = 0) -> int:
     return count
 
 
-def _count(n: int) -> str:
-    """A count for a message, however large (Python will not print an int of thousands of digits)."""
-    return f"{n:,}" if n < 10**30 else f"about 10^{int(n.bit_length() * math.log10(2))}"
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
@@ -207,7 +202,7 @@ def load(path: str | os.PathLike[str]) -> Module | dict[str, float]:
         return state
     expected = weight_count(document["model"], f"{target}: model")
     if expected > len(state):  # refused before building: a few bytes may not ask for a huge model
-        raise ValueError(f"{target}: the weights do not fit the architecture: it needs {_count(expected)} weights "
+        raise ValueError(f"{target}: the weights do not fit the architecture: it needs {layers.count_text(expected)} weights "
                          f"and the file holds {len(state)}")
     model = build(document["model"], f"{target}: model")
     try:

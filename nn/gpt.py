@@ -30,7 +30,7 @@ import autograd
 from autograd import Parameter, Value, no_grad
 
 from .compiled import CHECK_EVERY, CompiledTraining
-from .layers import MLP, Layer, _check_size, softmax
+from .layers import MLP, Layer, _check_parameters, _check_size, softmax
 from .losses import CrossEntropyLoss, Loss
 from .module import Module
 from .optim import Optimizer, _check_number
@@ -48,6 +48,11 @@ def _check_sequence(xs: Any, n: int, who: str) -> list[list[Value]]:
     if isinstance(xs, (str, bytes, Value)) or not hasattr(xs, "__len__") or not len(xs):
         raise TypeError(f"{who}: expected a non-empty list of positions, each a list of {n} Values")
     return [_check_vector(x, n, who) for x in xs]
+
+
+def _as_list(out: Value | list[Value]) -> list[Value]:
+    """An MLP's output as a vector: with ``n_embd=1`` the MLP returns its one Value itself."""
+    return [out] if isinstance(out, Value) else out
 
 
 def add(u: Sequence[Value], v: Sequence[Value]) -> list[Value]:
@@ -75,6 +80,7 @@ class Embedding(Module):
     """
 
     def __init__(self, num: int, dim: int, std: float = 1.0):
+        _check_parameters(Embedding.parameter_count(num, dim), f"Embedding({num}, {dim})")
         self.num = _check_size(num, "Embedding(num)")
         self.dim = _check_size(dim, "Embedding(dim)")
         self.std = float(std)
@@ -149,6 +155,7 @@ class AttentionHead(Module):
     """
 
     def __init__(self, n_embd: int, head_size: int):
+        _check_parameters(AttentionHead.parameter_count(n_embd, head_size), f"AttentionHead({n_embd}, {head_size})")
         self.n_embd = _check_size(n_embd, "AttentionHead(n_embd)")
         self.head_size = _check_size(head_size, "AttentionHead(head_size)")
         self.query = Layer(n_embd, head_size)
@@ -195,6 +202,7 @@ class CausalSelfAttention(Module):
     """
 
     def __init__(self, n_embd: int, n_head: int):
+        _check_parameters(CausalSelfAttention.parameter_count(n_embd, n_head), f"CausalSelfAttention({n_embd}, {n_head})")
         self.n_embd = _check_size(n_embd, "CausalSelfAttention(n_embd)")
         self.n_head = _check_size(n_head, "CausalSelfAttention(n_head)")
         _check_heads(self.n_embd, self.n_head)
@@ -236,6 +244,7 @@ class Block(Module):
     """
 
     def __init__(self, n_embd: int, n_head: int, eps: float = 1e-5):
+        _check_parameters(Block.parameter_count(n_embd, n_head), f"Block({n_embd}, {n_head})")
         self.n_embd = _check_size(n_embd, "Block(n_embd)")
         self.n_head = _check_size(n_head, "Block(n_head)")
         self.norm1 = RMSNorm(n_embd, eps)
@@ -247,7 +256,7 @@ class Block(Module):
     def forward(self, xs: Sequence[Sequence[Any]]) -> list[list[Value]]:
         xs = _check_sequence(xs, self.n_embd, "Block")
         xs = [add(x, a) for x, a in zip(xs, self.attention([self.norm1(x) for x in xs]))]
-        return [add(x, self.mlp(self.norm2(x))) for x in xs]
+        return [add(x, _as_list(self.mlp(self.norm2(x)))) for x in xs]
 
     def config(self) -> dict[str, Any]:
         return {"n_embd": self.n_embd, "n_head": self.n_head, "eps": _shared_eps(self)}
@@ -284,7 +293,9 @@ class GPT(Module):
     2. each ``Block`` lets positions read from earlier ones (attention), then thinks per position (MLP);
     3. ``lm_head``, a linear layer, turns each position's vector into one score per token.
 
-    Every norm is ``RMSNorm(n_embd, eps)``.
+    Every norm is ``RMSNorm(n_embd, eps)``. A model of more than ``nn.layers.MAX_PARAMETERS``
+    parameters (``GPT.parameter_count``) is refused before anything is built, with the estimate
+    and how to raise the limit.
 
     Tokens may also be Values holding token ids (traced inputs): see ``compiled_step``, which
     trains the model one sequence per step with each length of sequence compiled once.
@@ -300,6 +311,9 @@ class GPT(Module):
 
     def __init__(self, vocab_size: int = 27, block_size: int = 16, n_embd: int = 16, n_head: int = 4, n_layer: int = 1,
                  eps: float = 1e-5):
+        _check_parameters(GPT.parameter_count(vocab_size, block_size, n_embd, n_head, n_layer),
+                          f"GPT(vocab_size={vocab_size}, block_size={block_size}, n_embd={n_embd}, n_head={n_head}, "
+                          f"n_layer={n_layer})")
         self.vocab_size = _check_size(vocab_size, "GPT(vocab_size)")
         self.block_size = _check_size(block_size, "GPT(block_size)")
         self.n_embd = _check_size(n_embd, "GPT(n_embd)")

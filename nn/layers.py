@@ -35,6 +35,28 @@ def _check_size(n: Any, what: str, capped: bool = True) -> int:
     return int(n)
 
 
+# How many parameters a module may have: about 1 GB of Values and 15 s to build (a GPT of 1.9
+# million), and minutes per training step for a scalar engine. A module past it is refused before
+# anything is built, with its estimate; raise it (nn.layers.MAX_PARAMETERS = ...) to build bigger.
+MAX_PARAMETERS = 2_000_000
+BYTES_PER_PARAMETER = 450  # how much a process grows per parameter built (its Value, float, label and lists)
+
+
+def _check_parameters(count: int, what: str) -> None:
+    """A ValueError with the estimate when ``what`` would have more than ``MAX_PARAMETERS`` parameters."""
+    if count > MAX_PARAMETERS:
+        size = count * BYTES_PER_PARAMETER
+        memory = f"about {size / 1e9:,.1f} GB" if size < 10**30 else f"{count_text(size)} bytes"
+        raise ValueError(f"{what} would have {count_text(count)} parameters ({memory} of memory as Values), more "
+                         f"than nn.layers.MAX_PARAMETERS = {MAX_PARAMETERS:,}; make it smaller, or if you have the "
+                         f"memory and the time, raise the limit first: nn.layers.MAX_PARAMETERS = {count_text(count, '_')}")
+
+
+def count_text(n: int, separator: str = ",") -> str:
+    """A count for a message, however large (Python will not print an int of thousands of digits)."""
+    return f"{n:{separator}}" if n < 10**30 else f"about 10^{int(n.bit_length() * math.log10(2))}"
+
+
 def activation_function(activation: str) -> Any:
     """The Value method for a named activation ("linear": None, nothing to apply)."""
     return None if _check_activation(activation) == "linear" else getattr(Value, activation)
@@ -93,9 +115,14 @@ class Neuron(Module):
 
 
 class Layer(Module):
-    """``nout`` neurons reading the same ``nin`` inputs: list of nin → list of nout Values."""
+    """``nout`` neurons reading the same ``nin`` inputs: list of nin → list of nout Values.
+
+    A layer of more than ``nn.layers.MAX_PARAMETERS`` parameters is refused before it is built
+    (as every module with parameters is), with the estimate and how to raise the limit.
+    """
 
     def __init__(self, nin: int, nout: int, activation: str = "linear"):
+        _check_parameters(Layer.parameter_count(nin, nout), f"Layer({nin}, {nout})")
         self.nin = _check_size(nin, "Layer(nin)")
         self.nout = _check_size(nout, "Layer(nout)")
         self.activation = _check_activation(activation)
@@ -208,7 +235,8 @@ class MLP(Module):
 
     Hidden layers use ``activation``; the last layer is linear. The output is a list of one
     Value per output neuron, except that a one-output MLP returns the Value itself, as
-    micrograd's does (so ``-1 * model(x)`` works).
+    micrograd's does (so ``-1 * model(x)`` works). An MLP of more than ``nn.layers.MAX_PARAMETERS``
+    parameters is refused before it is built, with the estimate and how to raise the limit.
 
     >>> import random, nn
     >>> random.seed(0)
@@ -217,7 +245,7 @@ class MLP(Module):
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu"):
-        _check_sizes(nouts)
+        _check_parameters(MLP.parameter_count(nin, nouts), f"MLP({nin}, {list(nouts)!r:.60})")
         self.nin = _check_size(nin, "MLP(nin)")
         self.nouts = [_check_size(n, "MLP(nouts) entries") for n in nouts]
         self.activation = _check_activation(activation)

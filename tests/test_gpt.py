@@ -193,6 +193,21 @@ def test_a_norm_eps_must_be_a_finite_number_at_least_0(eps):
         nn.RMSNorm(4, eps=eps)
 
 
+@needs_torch
+def test_a_gpt_of_one_embedding_number_runs_and_agrees_with_its_torch_twin():
+    model = tiny_gpt(n_embd=1, n_head=1)  # its MLP has one output, which an nn.MLP returns as a Value
+    tokens, targets = [4, 1, 2], [1, 2, 4]
+    logits = model(tokens)
+    assert [len(row) for row in logits] == [5, 5, 5]
+    twin = nn.to_torch(model)
+    theirs = twin(torch.tensor(tokens))
+    assert all(same(v.data, t, rel=1e-12, abs_=1e-12) for row, trow in zip(logits, theirs.tolist()) for v, t in zip(row, trow))
+    nn.CrossEntropyLoss()(logits, targets).backward()
+    torch.nn.functional.cross_entropy(theirs, torch.tensor(targets)).backward()
+    ours = [n.w[0].grad for n in model.blocks[0].mlp.layers[0].neurons]
+    assert all(same(a, b, rel=1e-10, abs_=1e-13) for a, b in zip(ours, twin.blocks[0].mlp[0].weight.grad.reshape(-1).tolist()))
+
+
 def test_gpt_rejects_bad_sequences_with_clear_errors():
     model = tiny_gpt()
     with pytest.raises(ValueError, match="block_size=4"):

@@ -6,6 +6,7 @@ import copy
 import gc
 import math
 import random
+import time
 
 import pytest
 from conftest import central_difference, needs_torch, same, torch
@@ -126,6 +127,52 @@ def test_bad_constructor_arguments():
         nn.Layer(0, 2)
     with pytest.raises(TypeError, match="not an nn module"):
         nn.Sequential(nn.Layer(2, 2), "relu")
+
+
+def _linear(nin, nout):  # a weight per input and a bias, per neuron: counted by hand
+    return nout * (nin + 1)
+
+
+@pytest.fixture
+def nothing_built(monkeypatch):
+    """Fails the test if any parameter is made (modules make theirs with the Parameter their file imports)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a parameter was made past the parameter limit")
+    monkeypatch.setattr(nn.layers, "Parameter", refuse)
+    monkeypatch.setattr(nn.gpt, "Parameter", refuse)
+
+
+@pytest.mark.parametrize("make, count", [
+    (lambda: nn.GPT(vocab_size=10**6), 10**6 * 16 + 16 * 16 + 4 * 3 * _linear(16, 4) + _linear(16, 16)
+     + _linear(16, 64) + _linear(64, 16) + _linear(16, 10**6)),
+    (lambda: nn.GPT(n_embd=4096), 27 * 4096 * 2 + 16 * 4096 + 4 * _linear(4096, 4096) + _linear(4096, 4 * 4096)
+     + _linear(4 * 4096, 4096) + 27),
+    (lambda: nn.GPT(n_embd=10**5), None),
+    (lambda: nn.MLP(2, [10**5, 10**5]), _linear(2, 10**5) + _linear(10**5, 10**5)),
+    (lambda: nn.Layer(10**6, 10**6), _linear(10**6, 10**6)),
+    (lambda: nn.Embedding(10**6, 10**6), 10**12),
+    (lambda: nn.Block(1000, 10), 4 * _linear(1000, 1000) + _linear(1000, 4000) + _linear(4000, 1000)),
+])
+def test_a_module_too_big_to_build_is_refused_at_once_with_its_estimate(make, count, nothing_built):
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="parameters .*GB of memory.*more than nn.layers.MAX_PARAMETERS = 2,000,000.*"
+                                         "raise the limit first: nn.layers.MAX_PARAMETERS = ") as refused:
+        make()
+    assert time.perf_counter() - start < 0.1
+    if count is not None:
+        assert f"would have {count:,} parameters" in str(refused.value)
+
+
+def test_the_parameter_limit_can_be_raised(monkeypatch, tmp_path):
+    random.seed(0)
+    nn.save(nn.MLP(3, [4, 2]), tmp_path / "mlp.json")  # 16 + 10 parameters
+    monkeypatch.setattr(nn.layers, "MAX_PARAMETERS", 25)
+    with pytest.raises(ValueError, match=r"MLP\(3, \[4, 2\]\) would have 26 parameters.*MAX_PARAMETERS = 26"):
+        nn.MLP(3, [4, 2])
+    with pytest.raises(ValueError, match="would have 26 parameters"):
+        nn.load(tmp_path / "mlp.json")
+    monkeypatch.setattr(nn.layers, "MAX_PARAMETERS", 26)
+    assert len(nn.MLP(3, [4, 2]).parameters()) == 26 and len(nn.load(tmp_path / "mlp.json").parameters()) == 26
 
 
 def test_softmax_is_stable_and_sums_to_one():
