@@ -28,6 +28,7 @@ from typing import Any
 
 import autograd
 from autograd import Parameter, Value, no_grad
+from autograd.check import whole_number
 
 from .compiled import CHECK_EVERY, CompiledTraining
 from .layers import MLP, Layer, _check_parameters, _check_size, softmax
@@ -353,7 +354,10 @@ class GPT(Module):
                  rng: random.Random | None = None) -> list[int]:
         """Sample a sequence after the token ``start``, one token at a time, until ``stop``
         (default: ``start``, the boundary token) or ``block_size`` tokens; returns them without
-        ``start`` and ``stop``. Lower ``temperature`` picks likely tokens more often. Builds no graph.
+        ``start`` and ``stop``. Lower ``temperature`` picks likely tokens more often (any positive
+        finite number: near 0, the likeliest token every time). Builds no graph. A ``ValueError``
+        says so when ``start`` or ``stop`` is not a token id, or the model's scores are not finite
+        (its weights have diverged).
 
         >>> import random, nn
         >>> random.seed(0)
@@ -361,16 +365,15 @@ class GPT(Module):
         >>> len(ids) <= 6 and all(0 <= i < 4 for i in ids)
         True
         """
-        if not (isinstance(temperature, (int, float)) and temperature > 0):
-            raise ValueError(f"GPT.generate: temperature must be a positive number, got {temperature!r}")
-        stop = start if stop is None else stop
+        temperature = _check_number(temperature, "GPT.generate: temperature", low_open=True)
+        start = whole_number(start, "GPT.generate: start (a token id)", 0, self.vocab_size - 1)
+        stop = start if stop is None else whole_number(stop, "GPT.generate: stop (a token id)", 0, self.vocab_size - 1)
         rng = rng if rng is not None else random.Random()
         tokens = [start]
         with no_grad():
             while len(tokens) <= self.block_size:
-                scores = self(tokens)[-1]
-                probabilities = softmax([s * (1.0 / temperature) for s in scores])
-                token = rng.choices(range(self.vocab_size), weights=[p.data for p in probabilities])[0]
+                weights = _sampling_weights([s.data for s in self(tokens)[-1]], temperature, tokens)
+                token = rng.choices(range(self.vocab_size), weights=weights)[0]
                 if token == stop:
                     break
                 tokens.append(token)
@@ -412,6 +415,16 @@ class GPT(Module):
         (True, [6])
         """
         return CompiledStep(self, optimizer, loss_fn=loss_fn, check_every=check_every)
+
+
+def _sampling_weights(scores: list[float], temperature: float, tokens: list[int]) -> list[float]:
+    """``exp((score - max) / temperature)`` per token: the softmax of ``scores / temperature``
+    but for its sum, finite for any positive temperature (the likeliest token has weight 1)."""
+    top = max(scores)
+    if not all(map(math.isfinite, scores)):
+        raise ValueError(f"GPT.generate: the model's scores after the tokens {tokens!r:.60} are not all finite "
+                         f"(the largest is {top!r}): its weights have diverged; retrain or reload them")
+    return [math.exp((s - top) / temperature) for s in scores]
 
 
 class CompiledStep(CompiledTraining):

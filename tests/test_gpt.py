@@ -236,6 +236,46 @@ def test_generate_samples_from_the_softmax_and_stops_at_the_boundary():
         model.generate(4, temperature=0)
 
 
+@pytest.mark.parametrize("settings, message", [
+    ({"stop": 5}, "stop \\(a token id\\) must be a whole number from 0 to 4, got 5"),
+    ({"stop": -1}, "stop .* from 0 to 4"),
+    ({"stop": 1.0}, "stop .* got 1.0"),
+    ({"temperature": 10**400}, "temperature must be a finite number"),
+    ({"temperature": math.inf}, "temperature must be a finite number"),
+    ({"temperature": math.nan}, "temperature must be a finite number"),
+    ({"temperature": -1.0}, "temperature must be > 0"),
+    ({"temperature": "1"}, "temperature must be a number"),
+])
+def test_generate_refuses_what_it_cannot_sample_with(settings, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_gpt().generate(4, rng=random.Random(0), **settings)
+    with pytest.raises(ValueError, match="start \\(a token id\\) must be a whole number from 0 to 4, got 7"):
+        tiny_gpt().generate(7)
+
+
+@pytest.mark.parametrize("temperature", [1e-310, 5e-324, 1e-200])
+def test_a_tiny_temperature_picks_the_likeliest_token_every_time(temperature):
+    model = tiny_gpt()
+    with no_grad():
+        expected, tokens = [], [4]
+        while len(tokens) <= model.block_size:  # the argmax of the scores, token after token
+            scores = [v.data for v in model(tokens)[-1]]
+            best = scores.index(max(scores))
+            if best == 4:
+                break
+            expected.append(best)
+            tokens.append(best)
+    assert model.generate(4, temperature=temperature, rng=random.Random(0)) == expected
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_generate_says_when_the_models_scores_are_not_finite(bad):
+    model = tiny_gpt()
+    model.lm_head.neurons[2].b.data = bad
+    with pytest.raises(ValueError, match="scores after the tokens \\[4\\] are not all finite.*diverged"):
+        model.generate(4, rng=random.Random(0))
+
+
 def test_one_attention_head_draws_collapsed_to_modules():
     pytest.importorskip("graphviz")
     model = tiny_gpt()
