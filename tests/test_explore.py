@@ -7,6 +7,7 @@ import json
 import math
 import random
 import re
+import time
 
 import pytest
 from conftest import needs_dot
@@ -14,6 +15,7 @@ from conftest import needs_dot
 import autograd
 import nn
 from autograd import Value, explore
+from autograd.drawing import graphviz_program, static
 from chainrule_cli.main import main
 
 pytestmark = needs_dot  # the layout comes from Graphviz
@@ -148,6 +150,24 @@ def test_bad_arguments_are_refused():
         explore(neuron(), depth=-1)
     with pytest.raises(autograd.GraphTooLarge, match="max_nodes=5"):
         explore(neuron(), max_nodes=5)
+
+
+def test_a_graph_no_layout_finishes_is_refused_at_once_even_with_no_max_nodes(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the layout program was started")
+
+    monkeypatch.setattr(graphviz_program, "run", never)
+    y = x = Value(1.0, label="x")
+    for _ in range(50_000):
+        y = y * 1.0001 + 0.5  # 200,001 values to draw (the constants too): hours of layout
+    start = time.perf_counter()
+    with pytest.raises(autograd.GraphTooLarge, match="200,001 nodes to draw, more than a layout program finishes "
+                                                     "within 300 s.*MAX_LAYOUT_NODES = 25,000"):
+        explore(y, max_nodes=None)
+    assert time.perf_counter() - start < 5 and x.data == 1.0
+    monkeypatch.setattr(static, "MAX_LAYOUT_NODES", 5)  # the limit is a setting: below it, pages are laid out
+    with pytest.raises(autograd.GraphTooLarge, match="MAX_LAYOUT_NODES = 5"):
+        explore(neuron(), max_nodes=None)
 
 
 def test_chainrule_graph_writes_the_page(tmp_path, capsys):

@@ -144,7 +144,7 @@ class Explorer:
     """
 
     def __init__(self, root: Value, depth: int | None = None, max_nodes: int | None = 500):
-        self.layout = checked_layout("explore", root, "LR", depth, max_nodes)
+        self.layout = checked_layout("explore", root, "LR", depth, max_nodes, laid_out=True)
         payload = json.dumps(_payload(self.layout), separators=(",", ":"), ensure_ascii=False)
         self._uid = "cr" + hashlib.sha1(payload.encode()).hexdigest()[:8] + f"n{next(_serial)}"
         self._svg = _svg(self.layout, self._uid)
@@ -210,7 +210,9 @@ def explore(root: Value, *, depth: int | None = None, max_nodes: int | None = 50
     contribution" and each operand's gradient building up (``?`` until known). Controls:
     prev / next / play / a slider, keys ``→ ← Home End``; hover or click a node for its rule
     of differentiation with the numbers put in. ``depth=k`` collapses modules below k levels
-    into boxes; ``max_nodes`` (500) refuses larger pages (``GraphTooLarge``) before any work.
+    into boxes; ``max_nodes`` (500) refuses larger pages (``GraphTooLarge``) before any work;
+    ``max_nodes=None`` lifts it up to the 25,000 nodes a layout program finishes in time
+    (``autograd.drawing.static.MAX_LAYOUT_NODES``), past which a page is refused too.
     Needs a Graphviz layout program (``pip install graphviz-pure``).
 
     >>> from autograd import Value, explore

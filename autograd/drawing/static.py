@@ -42,8 +42,15 @@ FONT = "Helvetica"
 __all__ = ["Drawing", "GraphTooLarge", "GraphvizMissing", "draw", "draw_steps", "save_steps"]
 
 
+# The most Value records a graph laid out at once (an explorer page) may have, whatever its
+# max_nodes (None too): graphviz-pure takes about 90 s for 16,000 and its time grows with the
+# square of the size, so past this no layout finishes within graphviz_program.TIMEOUT (300 s).
+# Refusing at once saves minutes of waiting for a LayoutTimeout; raise it for a faster program.
+MAX_LAYOUT_NODES = 25_000
+
+
 class GraphTooLarge(ValueError):
-    """The graph has more nodes than ``max_nodes``; collapse modules with ``depth=``."""
+    """The graph has more nodes than ``max_nodes`` (or ``MAX_LAYOUT_NODES``); collapse modules with ``depth=``."""
 
 
 def role(v: Value) -> str:
@@ -124,14 +131,19 @@ class Layout:
         """The Values drawn as records: all but those hidden inside collapsed boxes."""
         return [v for v in self.order if self.box(v) is None or self.hands_on(v)]
 
-    def check_size(self, max_nodes: int | None, who: str) -> None:
+    def check_size(self, max_nodes: int | None, who: str, laid_out: bool = False) -> None:
+        """A GraphTooLarge past ``max_nodes``, or when ``laid_out`` (now) past ``MAX_LAYOUT_NODES``."""
         count = len(self.drawn())
+        deepest = max((len(k) for k in self.group.values()), default=0)
+        hint = f"pass depth={max(deepest - 2, 0)} (or smaller) to collapse modules into boxes, or " if deepest else ""
         if max_nodes is not None and count > max_nodes:
-            deepest = max((len(k) for k in self.group.values()), default=0)
-            hint = (f"pass depth={max(deepest - 2, 0)} (or smaller) to collapse modules into boxes, or "
-                    if deepest else "")
             raise GraphTooLarge(f"{who}: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
                                 f"{hint}raise max_nodes")
+        if laid_out and count > MAX_LAYOUT_NODES:
+            raise GraphTooLarge(f"{who}: the graph has {count:,} nodes to draw, more than a layout program finishes "
+                                f"within {graphviz_program.TIMEOUT} s (autograd.drawing.static.MAX_LAYOUT_NODES = "
+                                f"{MAX_LAYOUT_NODES:,}, whatever max_nodes says); {hint}explore a smaller part of the "
+                                "graph (a Value nearer the inputs)")
 
     def caption(self, v: Value) -> str:
         """What a reader should call ``v``: its label, and "input", "prediction" or "loss"."""
@@ -386,8 +398,10 @@ class Drawing(_Base):  # type: ignore[misc,unused-ignore]  # graphviz.Digraph (u
             return {"text/plain": str(error)}
 
 
-def checked_layout(who: str, root: Any, rankdir: str, depth: Any, max_nodes: int | None) -> Layout:
-    """The layout of ``root``'s graph, after checking the arguments and the size (before any work)."""
+def checked_layout(who: str, root: Any, rankdir: str, depth: Any, max_nodes: int | None,
+                   laid_out: bool = False) -> Layout:
+    """The layout of ``root``'s graph, after checking the arguments and the size (before any
+    work); ``laid_out``: the caller lays it out at once, so it must not pass ``MAX_LAYOUT_NODES``."""
     if not isinstance(root, Value):
         raise TypeError(f"{who}: expected a Value, got {type(root).__name__}")
     if rankdir not in ("LR", "TB"):
@@ -396,7 +410,7 @@ def checked_layout(who: str, root: Any, rankdir: str, depth: Any, max_nodes: int
         layout = Layout(root, depth)
     except ValueError as error:
         raise ValueError(f"{who}: {error}") from None
-    layout.check_size(max_nodes, who)
+    layout.check_size(max_nodes, who, laid_out)
     return layout
 
 
