@@ -10,6 +10,10 @@ writes the same step in JAX by hand gets, for ``bench/run.py``'s JAX rows.
 XLA runs on one thread (``XLA_FLAGS`` below, set before JAX loads), as NumPy's BLAS and PyTorch
 do in the other rows; float64 is switched on only inside these functions (``jax.enable_x64``).
 
+chainrule's side (``rows``, rows 7a-7d of ``bench/run.py``) is ``fit(compile="jax")``'s steps
+(``nn.xla.JaxSteps``), timed per epoch as ``fit`` runs one (the shuffle, the epoch, the largest
+weight change), the steps made once per fit so their one-off compile is reported apart.
+
     python bench/jax_peer.py     # the peers alone: their step times and one-off compile times
 """
 
@@ -141,6 +145,85 @@ def digits_epoch(weights: Weights, X: list[list[float]], y: list[int], *, scan: 
     start = time.perf_counter()
     run()
     return run, time.perf_counter() - start
+
+
+def fit_epoch(steps_class: Any, model: Any, loss_fn: Any, optimizer: Any, X: Any, y: Any,
+              batch_size: int) -> tuple[Callable[[], object], float]:
+    """An epoch as ``fit`` runs it, on ``steps_class`` (``JaxSteps`` or ``CompiledSteps``), and the
+    seconds the first ``WARM_UP`` took (with the trace, the guard's checks and the compile)."""
+    import random
+
+    steps = steps_class(model, loss_fn, optimizer, X, y)
+    order, rng = list(range(len(X))), random.Random(0)
+
+    def run() -> float:
+        before = steps.weights()
+        rng.shuffle(order)
+        loss, _ = steps.epoch(order, batch_size)
+        steps.max_change(before)
+        return loss
+
+    start = time.perf_counter()
+    for _ in range(WARM_UP):
+        run()
+    return run, time.perf_counter() - start
+
+
+# fit's first epochs are run by the NumPy replay (the guard's first two checks); the jitted epoch
+# is compiled by the first epoch after them, the third at the latest
+WARM_UP = 3
+
+
+def rows(rounds: int, alternate: Callable, add: Callable) -> None:
+    """Rows 7a-7d: compile mode on XLA against the hand-written JAX peers (``alternate`` and
+    ``add`` are run.py's)."""
+    import importlib.util
+    import random
+
+    if importlib.util.find_spec("jax") is None:
+        add("7. compile mode on XLA (`fit(compile=\"jax\")`)", "-", "JAX not installed", "-")
+        return
+    import nn
+    from bench.compiled import demo_data
+    from bench.fit_bench import _digits
+    from nn import optim
+    from nn.compiled import CompiledSteps
+    from nn.xla import JaxSteps
+
+    def ratio(r: float) -> str:
+        return f"{1 / r:.2f}× slower" if r < 1 else f"{r:.2f}× faster"
+
+    X, y = demo_data()
+    random.seed(1337)
+    model = nn.MLP(2, [16, 16, 1])
+    peer, peer_first = demo_step(layer_weights(model.layers), X, y)
+    ours, first = fit_epoch(JaxSteps, model, nn.HingeLoss(), optim.SGD(model.parameters(), lr=0.01,
+                            weight_decay=2e-4), X, y, len(X))  # (2e-4 * p: the gradient of the peer's 1e-4 L2)
+    a, b, r = alternate(ours, peer, rounds * 5)
+    first -= WARM_UP * a
+    add("7a. micrograd demo step, `fit(compile=\"jax\")` (one batch per epoch)", f"{a * 1e3:.3f} ms",
+        f"hand-written JAX {b * 1e3:.3f} ms", ratio(r))
+    Xd, yd = _digits()
+    made = {}
+    for name, cls in (("jax", JaxSteps), ("numpy", CompiledSteps)):
+        random.seed(0)
+        net = nn.Sequential(nn.Layer(64, 32), nn.Tanh(), nn.Layer(32, 10))
+        made[name] = fit_epoch(cls, net, nn.CrossEntropyLoss(), optim.SGD(net.parameters(), lr=0.1, momentum=0.9),
+                               Xd, yd, 32)
+        weights = layer_weights([net[0], net[2]])
+    scan, scan_first = digits_epoch(weights, Xd, yd, scan=True)
+    loop, _ = digits_epoch(weights, Xd, yd, scan=False)
+    a, b, r = alternate(made["jax"][0], scan, rounds * 3)
+    add("7b. digits epoch, `fit(compile=\"jax\")` (MLP 64-32-10, batch 32)", f"{a * 1e3:.2f} ms",
+        f"hand-written JAX, lax.scan {b * 1e3:.2f} ms", ratio(r))
+    _, c, r = alternate(made["jax"][0], loop, rounds * 3)
+    add("7c. the same epoch", f"{a * 1e3:.2f} ms", f"hand-written JAX, loop of jitted steps {c * 1e3:.1f} ms", ratio(r))
+    numpy_epoch, _, _ = alternate(made["numpy"][0], made["numpy"][0], rounds)
+    once_jax, once_numpy = made["jax"][1] - WARM_UP * a, made["numpy"][1] - WARM_UP * numpy_epoch
+    even = (once_jax - once_numpy) / (numpy_epoch - a) if numpy_epoch > a else float("inf")
+    add("7d. once per fit on XLA (trace, guard, jit compile): digits, demo", f"{once_jax:.2f} s, {first:.2f} s",
+        f"hand-written JAX {scan_first:.2f} s, {peer_first:.2f} s",
+        f"pays off after {even:.0f} digits epochs vs `compile=True`")
 
 
 def _median_seconds(fn: Callable[[], object], rounds: int) -> float:

@@ -398,6 +398,10 @@ def main() -> None:
     for row in gpt_rows(max(rounds // 2, 1) if not args.quick else 1, args.quick):
         add(*row)
 
+    import bench.jax_peer as xla_rows  # 7a-7d: compile mode on XLA against hand-written JAX
+
+    xla_rows.rows(3 if args.quick else rounds, alternate, add)
+
     header = (f"# Benchmark results\n\nMeasured by `make bench` (`bench/run.py`, {rounds} alternating rounds, medians) "
               f"on {cpu_name()}, Python {platform.python_version()}"
               f"{', PyTorch ' + torch.__version__ if torch is not None else ''}. Ratios are medians of round-by-round "

@@ -44,7 +44,8 @@ class CompiledTraining(Steps):
     name the caller and the eager way in messages."""
 
     def __init__(self, model: Module, loss_fn: Loss, optimizer: Optimizer, fn: Callable[..., Any], *, batch: bool,
-                 who: str, otherwise: str, check_every: int = CHECK_EVERY, hold: Hold = nullcontext):
+                 who: str, otherwise: str, check_every: int = CHECK_EVERY, hold: Hold = nullcontext,
+                 backend: str = "numpy"):
         try:
             import numpy as np
         except ImportError as error:
@@ -56,7 +57,7 @@ class CompiledTraining(Steps):
             raise ValueError(f"{who}: the optimizer must update exactly model.parameters(), in that order")
         self.grads = np.zeros(len(self.params))
         self.read()
-        self.compiled = autograd.compile(fn, self.params, batch=batch, check_every=check_every)
+        self.compiled = autograd.compile(fn, self.params, batch=batch, check_every=check_every, backend=backend)
 
     def read(self) -> None:
         """Start from the parameters' ``.data`` and the optimizer's state as they are now."""
@@ -71,9 +72,13 @@ class CompiledTraining(Steps):
         try:
             loss, grads, aux = self.compiled.evaluate(args, self.theta)
         except CompileError as error:
-            raise CompileError(f"{self.who} with {type(self.model).__name__} and {self.loss_fn!r}: {error}; "
-                               f"or {self.otherwise}") from None
+            raise self.named(error) from None
         return float(loss), grads, aux
+
+    def named(self, error: CompileError) -> CompileError:
+        """``error`` with the caller, the model and the loss named, and the eager way out."""
+        return CompileError(f"{self.who} with {type(self.model).__name__} and {self.loss_fn!r}: {error}; "
+                            f"or {self.otherwise}")
 
     def update(self, grads: Any) -> None:
         """What ``optimizer.step()`` does, by its own rule, on every parameter at once (inside ``hold()``)."""
@@ -120,14 +125,14 @@ class CompiledSteps(CompiledTraining):
     """
 
     def __init__(self, model: Module, loss_fn: Loss, optimizer: Optimizer, X: Sequence[Any], y: Sequence[Any],
-                 hold: Hold = nullcontext):
-        super().__init__(model, loss_fn, optimizer, self._sample_loss, batch=True, who="fit(compile=True)",
+                 hold: Hold = nullcontext, who: str = "fit(compile=True)"):
+        super().__init__(model, loss_fn, optimizer, self._sample_loss, batch=True, who=who,
                          otherwise="train with compile=False", hold=hold)
         np = self.np
         try:
             self.X = np.asarray(X, dtype=float)
         except (TypeError, ValueError):
-            raise ValueError("fit(compile=True): every sample must be numbers of the same shape (one array of "
+            raise ValueError(f"{who}: every sample must be numbers of the same shape (one array of "
                              "inputs); train with compile=False for other inputs") from None
         with no_grad():  # the number of outputs, which the targets must match
             first = model(_values(X[0]))

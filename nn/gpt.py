@@ -400,8 +400,9 @@ class GPT(Module):
                 + layers * Block.parameter_count(n, heads) + Layer.parameter_count(n, vocab))
 
     def compiled_step(self, optimizer: Optimizer, *, loss_fn: Loss | None = None,
-                      check_every: int = CHECK_EVERY) -> CompiledStep:
+                      check_every: int = CHECK_EVERY, backend: str = "numpy") -> CompiledStep:
         """A training step on one sequence, compiled: ``step(tokens)`` trains and returns the loss.
+        ``backend="jax"`` runs each length's program jitted by XLA (see ``autograd.compile``).
         See ``CompiledStep``.
 
         >>> import random, nn
@@ -414,7 +415,7 @@ class GPT(Module):
         >>> losses[-1] < losses[0] / 2, step.lengths     # one program: sequences of length 6
         (True, [6])
         """
-        return CompiledStep(self, optimizer, loss_fn=loss_fn, check_every=check_every)
+        return CompiledStep(self, optimizer, loss_fn=loss_fn, check_every=check_every, backend=backend)
 
 
 def _sampling_weights(scores: list[float], temperature: float, tokens: list[int]) -> list[float]:
@@ -456,9 +457,10 @@ class CompiledStep(CompiledTraining):
     """
 
     def __init__(self, model: GPT, optimizer: Optimizer, *, loss_fn: Loss | None = None,
-                 check_every: int = CHECK_EVERY):
+                 check_every: int = CHECK_EVERY, backend: str = "numpy"):
         super().__init__(model, CrossEntropyLoss() if loss_fn is None else loss_fn, optimizer, self._sequence_loss,
-                         batch=False, who="GPT.compiled_step", otherwise="train eagerly", check_every=check_every)
+                         batch=False, who="GPT.compiled_step", otherwise="train eagerly", check_every=check_every,
+                         backend=backend)
         self.model: GPT = model
 
     def _sequence_loss(self, inputs: list[Value], targets: list[Value]) -> Value:

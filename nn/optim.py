@@ -72,6 +72,7 @@ class Optimizer:
     """
 
     checks: dict[str, Callable[[Any, str], Any]] = {}  # setting -> check(value, what) giving the value to keep
+    lr: float  # the learning rate, which each subclass sets (a schedule may change it between steps)
 
     def __setattr__(self, name: str, value: Any) -> None:
         check = self.checks.get(name)
@@ -174,5 +175,5 @@ class Adam(Optimizer):
         v = beta2 * v + (1 - beta2) * g * g
         bias_correction1 = 1 - beta1**self.steps
         bias_correction2 = 1 - beta2**self.steps
-        denom = sqrt(v) / math.sqrt(bias_correction2) + self.eps
+        denom = sqrt(v) / sqrt(bias_correction2) + self.eps
         return (self.lr / bias_correction1) * (m / denom), (m, v)

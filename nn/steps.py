@@ -3,6 +3,8 @@
 ``fit`` is one loop (shuffle, mini-batches, a step per batch, the epoch's record) over a *steps*
 object with this interface, whichever way the steps are computed:
 
+    steps.epoch(order, size)  a step on each batch of ``size`` samples of ``order``: (the mean loss
+                              over the samples, the fraction predicted right, or None)
     steps.step(indices)       trains on the samples at ``indices``: (the batch's mean loss, how
                               many of them the model predicted right before the update, or None)
     steps.weights()           a copy of every weight, for ``steps.max_change(copy)`` later
@@ -11,7 +13,8 @@ object with this interface, whichever way the steps are computed:
 
 ``EagerSteps`` (here) builds each step's graph of Values and runs ``backward()`` and
 ``optimizer.step()``; ``nn.compiled.CompiledSteps`` replays one traced sample graph over the
-whole batch with NumPy. Each runs its weight update inside ``hold()``: ``fit`` passes a hold
+whole batch with NumPy; ``nn.xla.JaxSteps`` runs that program jitted by JAX, an epoch's batches
+in one call. Each runs its weight update inside ``hold()``: ``fit`` passes a hold
 under which Ctrl-C waits, so the weights all move or none do.
 """
 
@@ -37,6 +40,13 @@ class Steps:
     def __init__(self, model: Module, loss_fn: Loss, optimizer: Optimizer, hold: Hold = nullcontext):
         self.model, self.loss_fn, self.optimizer, self.hold = model, loss_fn, optimizer, hold
         self.params = model.parameters()
+
+    def epoch(self, order: Sequence[int], size: int) -> tuple[float, float | None]:
+        """A step on each batch of ``size`` samples in ``order``: the mean loss over the samples,
+        and the fraction predicted right (None for losses without classes)."""
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
+        results = [self.step(batch) for batch in batches]
+        return summary([(loss, len(b)) for (loss, _), b in zip(results, batches)], [r for _, r in results], len(order))
 
     def step(self, indices: Sequence[int]) -> tuple[float, int | None]:  # pragma: no cover - subclasses
         raise NotImplementedError
@@ -111,6 +121,17 @@ class EagerSteps(Steps):
             with self.hold():
                 self.optimizer.step()
         return loss.data, self.loss_fn.count_correct([_numbers(o) for o in outputs], targets)
+
+
+def summary(losses: Sequence[tuple[float, int]], rights: Sequence[int | None], n: int) -> tuple[float, float | None]:
+    """An epoch's mean loss over its ``n`` samples and the fraction predicted right (None if a
+    count is None), from each batch's ``(mean loss, samples)`` in order and the counts of right
+    predictions."""
+    total = 0.0
+    for loss, samples in losses:
+        total += loss * samples
+    right = None if any(r is None for r in rights) else sum(r for r in rights if r is not None)
+    return total / n, None if right is None else right / n
 
 
 def _numbers(output: Any) -> Any:

@@ -221,7 +221,7 @@ def fit(
     progress: bool = True,
     validation: tuple[Sequence[Any], Sequence[Any]] | None = None,
     live: bool | dict[str, Any] = False,
-    compile: bool = False,
+    compile: bool | str = False,
 ) -> History:
     """Train ``model`` on ``X``, ``y`` and return a ``History``.
 
@@ -252,7 +252,10 @@ def fit(
     16 samples in the first two steps and on one every 1000 steps, and a ``CompileError`` stops
     training if it differs. Meanwhile the weights live in one array: the parameters' ``.data``
     and ``.grad`` (and the optimizer's state) are brought up to date when ``fit`` returns, when
-    it is interrupted, and before each validation or live-view update.
+    it is interrupted, and before each validation or live-view update. ``compile="jax"`` runs
+    the same program jitted by JAX (``nn.xla.JaxSteps``): the optimizer's update inside the
+    jitted step, each epoch one XLA call, the same losses to rounding, after a one-off compile
+    of a second or more (see docs/compile.md, "Compile mode on XLA"). Needs JAX.
 
     >>> import random, nn
     >>> from nn import optim
@@ -270,7 +273,7 @@ def fit(
     """
     epochs, size = _check_arguments(X, y, loss_fn, epochs, batch_size, validation)
     interrupt = _HeldInterrupt()
-    steps = (CompiledSteps if compile else EagerSteps)(model, loss_fn, optimizer, X, y, hold=interrupt.held)
+    steps = _steps(compile)(model, loss_fn, optimizer, X, y, hold=interrupt.held)
     history = History(loss_name=next((_LOSS_NAMES[c.__name__] for c in type(loss_fn).__mro__
                                         if c.__name__ in _LOSS_NAMES), ""))
     view = _live_view(model, X, y, loss_fn, epochs, validation, live) if live and in_notebook() else None
@@ -300,7 +303,7 @@ def _train(steps: Steps, history: History, epochs: int, order: list[int], size: 
     for _ in range(epochs):
         before = steps.weights()
         rng.shuffle(order)
-        loss, right = _epoch(steps, order, size)
+        loss, right = steps.epoch(order, size)
         record = Epoch(loss, right, steps.max_change(before),
                        *(steps.evaluate(*validation) if validation is not None else ()))
         history.records.append(record)  # one append: the per-epoch lists always agree
@@ -316,19 +319,17 @@ def _train(steps: Steps, history: History, epochs: int, order: list[int], size: 
     history.stopped = "epochs"
 
 
-def _epoch(steps: Steps, order: list[int], size: int) -> tuple[float, float | None]:
-    """A step on each batch of ``size`` samples in ``order``: the mean loss over the samples,
-    and the fraction predicted right (None for losses without classes)."""
-    total, right, counted = 0.0, 0, True
-    for start in range(0, len(order), size):
-        batch = order[start : start + size]
-        loss, correct = steps.step(batch)
-        total += loss * len(batch)
-        if correct is None:
-            counted = False
-        else:
-            right += correct
-    return total / len(order), right / len(order) if counted else None
+def _steps(compile: Any) -> Any:
+    """The steps ``fit(compile=...)`` asks for: eager, replayed with NumPy, or on XLA."""
+    if compile is False:
+        return EagerSteps
+    if compile is True or compile == "numpy":
+        return CompiledSteps
+    if compile == "jax":
+        from .xla import JaxSteps
+
+        return JaxSteps
+    raise ValueError(f"fit: compile must be False, True (NumPy, the same as 'numpy') or 'jax', got {compile!r}")
 
 
 def _stop(history: History, tol: float | None, min_delta: float | None) -> str:

@@ -48,6 +48,7 @@ CHECKED_SAMPLES = 8  # with batch=True, the first two calls of a shape trace thi
 # The guard's cadence: after the second call of a shape, every CHECK_EVERY-th call traces the
 # function again. A re-trace costs about as much as tens of replayed steps, so checks are rare.
 CHECK_EVERY = 1000
+BACKENDS = ("numpy", "jax")  # how a program runs: NumPy replays it, or JAX jits it for XLA (xla.py)
 
 
 class CompileError(RuntimeError):
@@ -87,6 +88,7 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
     batch: bool = False,
     penalty: Callable[[], Any] | None = None,
     check_every: int = CHECK_EVERY,
+    backend: str = "numpy",
 ) -> Compiled:
     """Compile ``fn`` (a function of Values returning one Value) into a replayed NumPy program.
 
@@ -129,9 +131,15 @@ def compile(  # noqa: A001  (autograd.compile, like torch.compile)
         raise TypeError("autograd.compile: penalty= goes with batch=True (without it, add the term inside fn)")
     if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 0:
         raise ValueError(f"autograd.compile: check_every must be a whole number >= 0, got {check_every!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"autograd.compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "jax":
+        from .xla import jax_modules
+
+        jax_modules()
     from .function import Compiled
 
-    return Compiled(fn, parameters, batch, penalty, check_every)
+    return Compiled(fn, parameters, batch, penalty, check_every, backend)
 
 
 def __getattr__(name: str) -> Any:
@@ -147,4 +155,4 @@ def __getattr__(name: str) -> Any:
 
 _LAZY = {"Compiled": "function", "Program": "program", "Group": "groups", "Layer": "groups", "ARRAYS": "arrays"}
 
-__all__ = ["compile", "Compiled", "CompileError", "Result", "INSTALL_HINT", "CHECK_EVERY"]
+__all__ = ["compile", "Compiled", "CompileError", "Result", "INSTALL_HINT", "CHECK_EVERY", "BACKENDS"]

@@ -24,8 +24,10 @@ from .trace import Trace, other_leaves, parameter_kinds, read_graph, same_number
 class Compiled:
     """A function of Values compiled by ``autograd.compile``: call it with numbers."""
 
-    def __init__(self, fn: Callable[..., Any], parameters: Sequence[Value], batch: bool, penalty: Any, check_every: int):
+    def __init__(self, fn: Callable[..., Any], parameters: Sequence[Value], batch: bool, penalty: Any, check_every: int,
+                 backend: str = "numpy"):
         self.fn = fn
+        self.backend = backend  # "numpy" (Program.run) or "jax" (xla.run)
         self.parameters = list(parameters)
         self.kinds = parameter_kinds(self.parameters)  # for the guard's fingerprints
         self.batch = batch
@@ -33,11 +35,11 @@ class Compiled:
         self.programs: dict[Any, Program] = {}
         self.calls: dict[Any, int] = {}
         self._last: Program | None = None  # the program of the last call (how a batch's aux is shaped; code)
-        self.penalty = None if penalty is None else Compiled(penalty, parameters, False, None, check_every)
+        self.penalty = None if penalty is None else Compiled(penalty, parameters, False, None, check_every, backend)
 
     def __repr__(self) -> str:
         return (f"Compiled({getattr(self.fn, '__name__', 'fn')}, {len(self.parameters)} parameters, "
-                f"batch={self.batch}, {len(self.programs)} program(s))")
+                f"batch={self.batch}, backend={self.backend!r}, {len(self.programs)} program(s))")
 
     @property
     def code(self) -> str:
@@ -89,16 +91,16 @@ class Compiled:
         ``params`` (an array): what a compiled training loop calls, its parameters kept in
         one array. With ``batch=True`` the aux numbers are an array, one row per sample."""
         with np.errstate(all="ignore"):  # infinities and nans are results, as in eager mode
-            if not self.batch:
-                return self._whole_call(args, params)
             try:
+                if not self.batch:
+                    return self._whole_call(args, params)
                 value, grads, aux = self._batch_call(args, params)
                 if self.penalty is not None:
                     extra, extra_grads, _ = self.penalty._whole_call((), params)
                     check_tame(extra_grads)  # (added to the samples' gradients in another order than eager's)
                     value, grads = value + extra, grads + extra_grads
             except Overflowing:  # numbers near overflow (see TAME): this call eagerly, where eager's order decides
-                return self._eager_batch(args, params)
+                return self._eager_call(args, params)
         return value, grads, aux
 
     def _program(self, key: Any, samples: Callable[[], Sequence[Sequence[Any]]], params: Any) -> Program:
@@ -140,7 +142,7 @@ class Compiled:
     def _whole_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
         program = self._program(_shape(args) if args else (), lambda: [args], params)
         self._last = program
-        value, grads, aux = program.run(params, np.array(_numbers(args), dtype=float), 1.0, None)
+        value, grads, aux = self._replay(program, params, np.array(_numbers(args), dtype=float), None)
         return value, grads, _aux_numbers(program, aux)
 
     def _batch_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
@@ -160,8 +162,45 @@ class Compiled:
             picks = [random.Random(calls).randrange(width)]
         program = self._program(key, lambda: [[_as_lists(a[i]) for a in args] for i in picks], params)
         self._last = program
-        out, grads, aux = program.run(params, inputs, 1.0 / width, width)
-        return out.sum() / width, grads, None if aux is None or program.aux is None else aux.T
+        value, grads, aux = self._replay(program, params, inputs, width)
+        return value, grads, None if aux is None or program.aux is None else aux.T
+
+    def _replay(self, program: Program, params: Any, inputs: Any, width: int | None) -> tuple[Any, Any, Any]:
+        """The program on these numbers: its value (the mean over ``width`` samples), the
+        gradients and the aux values (a row per aux Value), on this function's backend."""
+        if self.backend == "jax":
+            from . import xla
+
+            captured = np.array([v.data for v in program.captured], dtype=float)
+            value, grads, aux, bad, tame = xla.run(program, params, inputs, captured)
+            if bad:  # the NumPy replay raises the PickIndexError eager mode would
+                program.run(params, inputs, 1.0 if width is None else 1.0 / width, width)
+            if not tame:
+                raise Overflowing
+            return value, grads, aux
+        out, grads, aux = program.run(params, inputs, 1.0 if width is None else 1.0 / width, width)
+        return (out if width is None else out.sum() / width), grads, aux
+
+    def replayed(self, args: Sequence[Any], n: int, params: Any) -> None:
+        """Count ``n`` batch calls of ``args``'s shape replayed elsewhere in one go (``fit``'s XLA
+        epochs run many steps per call); when the guard's check falls due among them, it is made
+        now, on one sample of ``args`` at the parameter values ``params``."""
+        key = tuple(np.asarray(a, dtype=float).reshape(len(a), -1).shape[1] for a in args)
+        calls = self.calls.get(key, 0)
+        self.calls[key] = calls + n
+        if self.check_every and (calls + n) // self.check_every > calls // self.check_every:
+            i = random.Random(calls + n).randrange(len(args[0]))
+            with self._parameters_at(params):
+                self._traced(key, self.programs[key], [[_as_lists(a[i]) for a in args]])
+
+    def _eager_call(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
+        """A call (after ``_whole_call`` or ``_batch_call`` made its program) computed eagerly."""
+        if self.batch:
+            return self._eager_batch(args, params)
+        with self._parameters_at(params), gc_paused(), enable_grad():
+            result, aux = split_result(self.fn(*values_for(list(args))[1]))
+            grads = np.array(grad(result, self.parameters), dtype=float)
+        return result.data, grads, None if aux is None else aux.data if isinstance(aux, Value) else [v.data for v in aux]
 
     def _eager_batch(self, args: Sequence[Any], params: Any) -> tuple[Any, Any, Any]:
         """A batch call (after ``_batch_call`` made its program) computed eagerly: the mean of

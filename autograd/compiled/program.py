@@ -54,6 +54,7 @@ class Program:
         self._plan_backward()
         self.buffers: tuple[Any, Any, Any] | None = None  # values, gradients, late contributions
         self.param_grads = np.zeros(len(params))  # what matrix products give the parameters (summed over samples)
+        self.xla: Any = None  # the program jitted by JAX, made on the first call with backend="jax" (xla.run)
 
     def _groups(self, order: list[Value], graph: Graph, slot_of: Any, first: int) -> list[Any]:
         """The computed nodes in groups (see Group), level by level; numbers them from ``first``.
