@@ -351,7 +351,8 @@ def _d_nll(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     # -1 for d_y (a masked zero for the other d_j, as pick's); nothing for the class
     n = len(operands) // 2
     (d_log1p,) = LOG1P.derivative(f, None, f.nll_sum(operands[-1], *operands[:n]))
-    return (d_log1p,) * n + f.onehot(operands[-1], n, -1.0) + (MASKED_ZERO,)
+    picked: tuple[Any, ...] = f.onehot(operands[-1], n, -1.0)
+    return (d_log1p,) * n + picked + (MASKED_ZERO,)
 
 
 # −log softmax(s)[y] from exps e, shifted scores d and the class y: CrossEntropyLoss with a

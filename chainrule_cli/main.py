@@ -402,7 +402,7 @@ def _loss(name: str) -> tuple[nn.Loss, Any]:
 
 def _accuracy(model: Any, loss_fn: Any, X: Sequence[Any], y: Sequence[Any], to_target: Any) -> float:
     with no_grad():
-        return loss_fn.count_correct([model(x) for x in X], [to_target(t) for t in y]) / len(X)
+        return float(loss_fn.count_correct([model(x) for x in X], [to_target(t) for t in y])) / len(X)
 
 
 def _write_outputs(out: Path, model: Any, untrained: Any, history: Any, X: list[Any], y: list[Any], loss_fn: Any,

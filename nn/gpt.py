@@ -29,8 +29,9 @@ from typing import Any
 import autograd
 from autograd import Parameter, Value, no_grad
 from autograd.check import whole_number
+from autograd.compiled import CHECK_EVERY
 
-from .compiled import CHECK_EVERY, CompiledTraining
+from .compiled import CompiledTraining
 from .layers import MLP, Layer, _check_parameters, _check_size, softmax
 from .losses import CrossEntropyLoss, Loss
 from .module import Module

@@ -273,7 +273,8 @@ class MLP(Module):
 def _check_sizes(nouts: Any) -> Sequence[Any]:
     if isinstance(nouts, (str, bytes, numbers.Number)) or not hasattr(nouts, "__len__") or not len(nouts):
         raise ValueError(f"MLP(nouts): expected a non-empty list of layer sizes, got {nouts!r:.60}")
-    return nouts
+    sizes: Sequence[Any] = nouts
+    return sizes
 
 
 def _linear_count(nin: int, nout: int) -> int:

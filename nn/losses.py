@@ -31,7 +31,7 @@ def _rows(outputs: Any, who: str) -> list[list[Value]]:
     return rows
 
 
-def _check_batch(rows: list, targets: Any, who: str) -> list:
+def _check_batch(rows: list[Any], targets: Any, who: str) -> list[Any]:
     if isinstance(targets, (str, bytes)) or not hasattr(targets, "__len__"):
         raise TypeError(f"{who}: targets must be a list with one entry per sample, got {type(targets).__name__}")
     if len(targets) != len(rows):

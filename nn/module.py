@@ -136,7 +136,7 @@ def _few(names: list[str]) -> str:
     return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-class Inputs(list):
+class Inputs(list[Any]):
     """A list of Values that ``as_inputs`` checked: a Layer hands it to each of its neurons,
     which then check nothing again (they use ``autograd.dot_unchecked``)."""
 

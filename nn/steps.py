@@ -57,7 +57,7 @@ class Steps:
 
     def max_change(self, before: Any) -> float:
         """The largest move of any weight since ``before`` (a ``weights()`` copy); nan if any moved by nan."""
-        return max(abs(p.data - b) for p, b in zip(self.params, before))
+        return max(abs(p.data - float(b)) for p, b in zip(self.params, before))
 
     def sync(self) -> None:
         """Make every parameter's ``.data`` hold the weights (eagerly, it always does)."""

@@ -91,7 +91,8 @@ def run_bounds(*keys: Any) -> list[int]:
     change[[0, -1]] = True
     for k in keys:
         change[1:-1] |= k[1:] != k[:-1]
-    return np.flatnonzero(change).tolist()
+    bounds: list[int] = np.flatnonzero(change).tolist()
+    return bounds
 
 
 def ranks_of(keys: Any) -> Any:

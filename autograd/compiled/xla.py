@@ -163,7 +163,8 @@ class JaxArrays:
             return out, jnp.zeros_like(out) if total is None else jnp.broadcast_to(total, jnp.shape(out))
 
         rule.defjvp(jvp, symbolic_zeros=True)
-        return rule
+        differentiated: Callable[..., Any] = rule
+        return differentiated
 
 
 class _Slots:
