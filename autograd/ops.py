@@ -237,18 +237,24 @@ class Op:
       how operands map to those rules: ``"each"`` (the k-th rule, the last one repeated),
       ``"halves"`` (w1..wn, x1..xn and maybe one more: three rules) or ``"last"`` (values, then
       an index: two rules);
+    * ``n_ary``: any number of operands; compile mode runs it on its operands stacked in one array;
     * ``js``, ``js_derivative``: the forward pass and the local derivatives in JavaScript, the
       same formulas as ``forward`` and ``derivative`` on floats, for the explorer to recompute
       a graph in the browser. They see the operands as ``x`` (``a``, ``b``: the first two), the
       result as ``out``, the helpers of explore.js as ``F`` and a masked zero as ``Z``.
     """
 
-    __slots__ = ("key", "name", "derivative", "on_floats", "symbol", "explain", "operands", "js", "js_derivative")
+    __slots__ = ("key", "name", "derivative", "on_floats", "symbol", "explain", "operands", "js", "js_derivative",
+                 "on_rows")
 
     def __init__(self, key: str, name: str, derivative: Callable[..., tuple[Any, ...]], *,
                  symbol: str | Callable[[int], str] = "",
-                 explain: tuple[str, ...] = (), operands: str = "each", js: str = "", js_derivative: str = ""):
+                 explain: tuple[str, ...] = (), operands: str = "each", js: str = "", js_derivative: str = "",
+                 n_ary: bool = False):
         self.key, self.name, self.derivative = key, name, derivative
+        # an n-ary entry (any number of operands) runs on arrays as ``<key>_of_rows`` of the
+        # namespace, on all its operands stacked in one array (operands, nodes[, samples])
+        self.on_rows = f"{key}_of_rows" if n_ary else ""
         self.on_floats: Callable[..., float] = getattr(FLOATS, key, float)  # the forward pass, on floats
         self.symbol, self.explain, self.operands = symbol or name, explain, operands
         self.js, self.js_derivative = js, js_derivative
@@ -326,20 +332,20 @@ RELU = Op("relu", "relu", lambda f, out, a: (f.step(out),),
           explain=("d relu(a)/da = 1 if a > 0 else 0 = {local}",), js="a < 0 ? 0 : a",
           js_derivative="[F.step(out)]")
 SUM = Op("sum", "sum", lambda f, out, *xs: (1.0,) * len(xs),
-         symbol="Σ", explain=("d(Σ aᵢ)/da{k} = 1",), js="F.sum(x)",
+         symbol="Σ", n_ary=True, explain=("d(Σ aᵢ)/da{k} = 1",), js="F.sum(x)",
          js_derivative="x.map(function () { return 1; })")
 DOT = Op("dot", "dot", _d_dot,
          symbol=lambda n: "w·x+b" if n % 2 else "a·b", operands="halves",  # a neuron's, or attention's q·k
-         explain=("d(w·x)/dw{k} = x{k} = {partner}", "d(w·x)/dx{k} = w{k} = {partner}", "d(w·x+b)/db = 1"),
+         n_ary=True, explain=("d(w·x)/dw{k} = x{k} = {partner}", "d(w·x)/dx{k} = w{k} = {partner}", "d(w·x+b)/db = 1"),
          js="F.dot(x)", js_derivative="F.dDot(x)")
 # the operand at a whole-number index (the last operand, a constant or a traced input)
 PICK = Op("pick", "pick", lambda f, out, *operands: f.onehot(operands[-1], len(operands) - 1) + (MASKED_ZERO,),
-           operands="last", explain=("d pick/da{k} = {local}", "d pick/d index = 0 (an index)"), js="F.pick(x)",
+           operands="last", n_ary=True, explain=("d pick/da{k} = {local}", "d pick/d index = 0 (an index)"), js="F.pick(x)",
            js_derivative="F.onehot(x[x.length - 1], x.length - 1, 1).concat([Z])")
 # the largest operand, passing no gradient: the shift of a stable softmax, which cancels
 # out (PyTorch's log_softmax does not differentiate its max either)
 DETACHED_MAX = Op("detached_max", "max", lambda f, out, *xs: (MASKED_ZERO,) * len(xs),
-                  explain=("d max/da{k} = 0 (detached: passes no gradient)",), js="F.largest(x)",
+                  n_ary=True, explain=("d max/da{k} = 0 (detached: passes no gradient)",), js="F.largest(x)",
                   js_derivative="x.map(function () { return Z; })")
 BCE = Op("bce", "bce", _d_bce,
          explain=("d bce/dp = (p − y)/max(p(1 − p), ε) = {local}", "d bce/dy = −ln(p/(1 − p)) = {local}"),
@@ -358,7 +364,7 @@ def _d_nll(f: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
 # −log softmax(s)[y] from exps e, shifted scores d and the class y: CrossEntropyLoss with a
 # traced target (one node, where picking one of the n classes' terms costs n sums of n - 1)
 NLL = Op("nll", "nll", _d_nll, operands="halves",
-         explain=("d nll/de{k} = 1/(1 + (e_y − 1) + Σ_{j≠y} e_j) = {local}", "d nll/dd{k} = {local}",
+         n_ary=True, explain=("d nll/de{k} = 1/(1 + (e_y − 1) + Σ_{j≠y} e_j) = {local}", "d nll/dd{k} = {local}",
                   "d nll/dy = 0 (a class index)"), js="F.nll(x)", js_derivative="F.dNll(x)")
 TABLE: dict[str, Op] = {op.key: op for op in (ADD, SUB, MUL, DIV, POW, POW_CONST, NEG, ABS, EXP, LOG, LOG1P, SQRT,
                                               TANH, SIGMOID, RELU, SUM, DOT, PICK, DETACHED_MAX, BCE,

@@ -95,6 +95,15 @@ def test_every_table_entry_has_a_case():
     assert set(TABLE) == set(CASES) | {"pow_const"}
 
 
+def test_each_n_ary_entry_has_its_form_on_stacked_arrays():
+    from autograd.compiled.arrays import ARRAYS
+
+    n_ary = {op.key for op in TABLE.values() if op.on_rows}
+    assert n_ary == {"sum", "dot", "pick", "detached_max", "nll"}  # the entries that take any number of operands
+    for op in TABLE.values():
+        assert not op.on_rows or callable(getattr(ARRAYS, op.on_rows))
+
+
 def _check_op(name, arity, build, points, backend):
     operands = [Parameter(0.0) for _ in range(arity)]
     upstream = Parameter(1.0)

@@ -32,6 +32,15 @@ def test_each_operation_on_xla_matches_eager_at_ordinary_and_edge_points(name):
     test_compile.test_each_operation_matches_eager_at_ordinary_and_edge_points(name, backend="jax")
 
 
+def test_each_n_ary_entry_has_its_form_on_stacked_jax_arrays():
+    import jax
+
+    from autograd.compiled.xla import JaxArrays
+
+    f = JaxArrays(jax, jax.numpy)
+    assert all(callable(getattr(f, op.on_rows)) for op in autograd.ops.TABLE.values() if op.on_rows)
+
+
 @pytest.mark.parametrize("exponent", test_compile.EXPONENTS)
 def test_power_by_a_number_on_xla_matches_eager_at_edge_points(exponent):
     test_compile.test_power_by_a_number_matches_eager_at_edge_points_with_torch_special_forms(exponent, backend="jax")

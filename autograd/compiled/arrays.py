@@ -171,6 +171,3 @@ class Arrays:
         return (y - 1.0) * np.maximum(np.log1p(-p), ops.BCE_LOG_FLOOR) - y * np.maximum(np.log(p), ops.BCE_LOG_FLOOR)
 
 ARRAYS = Arrays()
-# n-ary entries whose group reads its operands as one (operands, nodes[, samples]) array
-OF_ROWS = {ops.SUM: Arrays.sum_of_rows, ops.DOT: Arrays.dot_of_rows, ops.PICK: Arrays.pick_of_rows,
-           ops.DETACHED_MAX: Arrays.detached_max_of_rows, ops.NLL: Arrays.nll_of_rows}

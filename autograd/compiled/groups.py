@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ops
 from . import PickIndexError
-from .arrays import ARRAYS, OF_ROWS
+from .arrays import ARRAYS
 from .sums import Round, add_at, add_rounds, all_distinct, as_index, column_runs, times_columns
 
 
@@ -28,9 +28,9 @@ class Group:
         self.exponent = exponent  # for x ** c: the constant c, shared by the group
         self.positions = positions  # the nodes' places in the trace (eager goes backward through them)
         self.shape = operands.shape[::-1]
-        # an n-ary entry (OF_ROWS) reads its operands in one read, arity-major (operands, nodes[, samples]);
+        # an n-ary entry (op.on_rows) reads its operands in one read, arity-major (operands, nodes[, samples]);
         # other operations one read per operand (a slice, no copy, when the slots are consecutive)
-        self.of_rows = OF_ROWS.get(op)
+        self.of_rows = getattr(ARRAYS, op.on_rows) if op.on_rows else None
         self.read = as_index(operands.T.reshape(-1)) if self.of_rows else [as_index(column) for column in operands.T]
         # set by Program._plan_backward:
         self.columns: list[int] = []  # the operands whose gradients are needed

@@ -132,10 +132,6 @@ class JaxArrays:
         total = (jnp.sum(jnp.where(hits, exps, 0.0), axis=0) - 1.0) + jnp.sum(jnp.where(hits, 0.0, exps), axis=0)
         return jnp.log1p(total) - jnp.sum(jnp.where(hits, shifted, 0.0), axis=0)
 
-    def of_rows(self, op: ops.Op) -> Callable[[Any], Any] | None:
-        return {ops.SUM: self.sum_of_rows, ops.DOT: self.dot_of_rows, ops.PICK: self.pick_of_rows,
-                ops.DETACHED_MAX: self.detached_max_of_rows, ops.NLL: self.nll_of_rows}.get(op)
-
     def with_table_rule(self, op: ops.Op, exponent: float | None) -> Callable[..., Any]:
         """``op`` on arrays, differentiated by JAX with the table's derivative rule (a masked
         zero stays 0 times any tangent, inf and nan included)."""
@@ -240,9 +236,8 @@ class JaxProgram:
 
     def _group(self, f: JaxArrays, g: Group, slots: _Slots) -> Any:
         rows = slots.read(g.operands.T)  # (arity, nodes[, samples])
-        of_rows = f.of_rows(g.op)
-        if of_rows is not None:
-            return of_rows(rows)
+        if g.op.on_rows:
+            return getattr(f, g.op.on_rows)(rows)
         key = (g.op, g.exponent)
         if key not in self.rules:
             self.rules[key] = f.with_table_rule(g.op, g.exponent)
