@@ -1,11 +1,13 @@
 """``explore``: an interactive page that steps through the forward and backward passes.
 
-Python does everything that needs numbers or layout: Graphviz lays the graph out as SVG, and
-every text the page can show (each node's data, each step's "local × incoming =
-contribution", each gradient's running sum) is formatted here, exactly as ``draw()`` formats
-it. The page's script (``explore.js``) only shows and hides those texts, highlights nodes,
-and pans and zooms. Nothing is loaded from the network, so the page works offline, inline in
-Jupyter (no ipywidgets, no kernel), in exported notebooks and as a saved file.
+Graphviz lays the graph out as SVG (in Python, here); the page's script (``explore.js``)
+computes every number: the forward pass and the local derivatives from each leaf's exact value,
+with the operation table's JavaScript forms (``Op.js``, ``Op.js_derivative``, written into the
+page once per operation), then the backward pass in ``backward()``'s order. So a leaf changed
+in the page (typed in, or by a gradient step) changes every number, step text and highlight
+after it. Numbers are written as ``draw()`` writes them (``.4g``). Nothing is loaded from the
+network, so the page works offline, inline in Jupyter (no ipywidgets, no kernel), in exported
+notebooks and as a saved file.
 """
 
 from __future__ import annotations
@@ -18,110 +20,52 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..engine import Value, backward_steps
+from .. import ops
+from ..engine import Value
 from . import graphviz_program
-from .static import ROLE_MEANING, Layout, checked_layout, dot_source, record_id, role, row, symbol
+from .static import ROLE_MEANING, Layout, checked_layout, dot_source, printable, record_id, role, row, symbol
 
 HERE = Path(__file__).parent
-FMT = ".4g"
 _serial = itertools.count(1)
 
-def _num(x: float) -> str:
-    return format(float(x), FMT)
-
-
-def _operand_place(layout: str, k: int, count: int) -> tuple[int, int]:
-    """Which of a row's ``explain`` rules holds for operand ``k`` of ``count``, and the operand's
-    number within its group (see ``ops.Op``); with its partner's index for products."""
-    if layout == "halves":  # w1..wn, x1..xn, then maybe one more
-        half = count // 2
-        return (0, k) if k < half else (1, k - half) if k < 2 * half else (2, 0)
-    if layout == "last":  # values, then an index
-        return (0, k) if k < count - 1 else (1, 0)
-    return k, k
-
-
-def _partner(v: Value, k: int) -> float:
-    """The number operand ``k`` is multiplied with: the other factor (a·b), x_i for w_i (w·x)."""
-    half = len(v.children) // 2
-    other = 1 - k if len(v.children) == 2 else k + half if k < half else k - half
-    return v.children[other].data
-
-
-def _rule(v: Value, k: int) -> str:
-    """The rule for d v / d (operand k), with the numbers put in (from the row's ``explain``)."""
-    op = row(v)
-    which, place = _operand_place(op.operands, k, len(v.children))
-    if not op.explain:
-        return f"d {v.op}/d operand {k + 1} = {_num(v.local_grads[k])}"
-    text = op.explain[min(which, len(op.explain) - 1)].replace("{k}", str(place))
-    if "{partner}" in text:
-        text = text.replace("{partner}", _num(_partner(v, k)))
-    return text.replace("{local}", _num(v.local_grads[k]))
-
-
-def _forward_text(v: Value) -> str:
-    """The forward computation of ``v`` with its operands' numbers, e.g. ``2 × -3 = -6``."""
-    args = [_num(c.data) for c in v.children]
-    sym = symbol(v)
-    if len(args) == 2 and v.op in ("+", "-", "*", "/", "**"):
-        body = f"{args[0]} {'^' if v.op == '**' else sym} {args[1]}"
-    elif v.op == "dot":
-        n = len(args) // 2
-        body = " + ".join(f"{w}·{x}" for w, x in zip(args[:n], args[n : 2 * n])) + (
-            f" + {args[-1]}" if len(args) % 2 else "")
-    elif v.op == "sum":
-        body = " + ".join(args)
-    else:
-        body = f"{sym}({', '.join(args)})"
-    return f"{body} = {_num(v.data)}"
-
-
-def _name(layout: Layout, v: Value) -> str:
-    caption = layout.caption(v)
-    if caption:
-        return caption
-    return f"node {layout.index[v]}" + (f" ({symbol(v)})" if not v.is_leaf else "")
+def _number(x: float) -> str:
+    """A float as ``repr`` writes it (``inf``, ``-0.0`` included): the page reads it back exactly."""
+    return repr(float(x))
 
 
 def _payload(layout: Layout) -> dict[str, Any]:
-    """Everything the page shows, as ready-made text: nodes, forward steps, backward steps."""
+    """What the page needs to compute and show the graph: each node's leaf value (exactly) or
+    operation, its operands and what it is called; each operation's rules of explanation."""
     drawn = set(layout.drawn())
     nodes = []
     for v in layout.order:
-        i = layout.index[v]
-        kind = role(v)
+        op = row(v)
         nodes.append({
-            "id": f"v{i}",
+            "id": f"v{layout.index[v]}",
             "shown": record_id(layout, v) if v in drawn or layout.box(v) is not None else None,
-            "name": _name(layout, v),
-            "kind": ROLE_MEANING[kind],
-            "op": v.op,
-            "data": _num(v.data),
-            "dataFull": repr(float(v.data)),
-            "constant": v.is_constant,
-            "leaf": v.is_leaf,
-            "forward": "" if v.is_leaf else _forward_text(v),
-            "rules": [_rule(v, k) for k in range(len(v.children))],
+            "name": layout.name(v), "label": printable(v.label), "kind": ROLE_MEANING[role(v)],
+            "op": v.op, "key": op.key, "symbol": symbol(v),
+            "leaf": v.is_leaf, "constant": v.is_constant, "parameter": v.is_parameter,
+            "value": _number(v.data) if v.is_leaf else None,
             "operands": [f"v{layout.index[c]}" for c in v.children],
         })
-    forward = [f"v{layout.index[v]}" for v in layout.order if not v.is_leaf]
-    grads: dict[Value, float] = {layout.root: 1.0}
-    backward = []
-    for step in backward_steps(layout.root):
-        contributions = []
-        for operand, local, contribution in step.contributions:
-            before = grads.get(operand)
-            after = contribution if before is None else before + contribution
-            grads[operand] = after
-            contributions.append({
-                "to": f"v{layout.index[operand]}",
-                "text": f"{_num(local)} × {_num(step.grad)} = {_num(contribution)}",
-                "sum": "" if before is None else f"{_num(before)} + {_num(contribution)} = {_num(after)}",
-                "grad": _num(after), "gradFull": repr(float(after)),
-            })
-        backward.append({"node": f"v{layout.index[step.node]}", "grad": _num(step.grad), "contributions": contributions})
-    return {"root": f"v{layout.index[layout.root]}", "nodes": nodes, "forward": forward, "backward": backward}
+    rules = {key: {"explain": list(op.explain), "operands": op.operands}
+             for key, op in ops.TABLE.items() if any(n["key"] == key for n in nodes)}
+    return {"root": f"v{layout.index[layout.root]}", "nodes": nodes, "rules": rules}
+
+
+def operations_script(keys: list[str]) -> str:
+    """The forward pass and local derivatives of the operations ``keys`` as JavaScript, from
+    the rows of the operation table (``Op.js``, ``Op.js_derivative``): a function of explore.js's
+    helpers ``F`` and masked zero ``Z`` that returns them by key."""
+    entries = []
+    for key in keys:
+        op = ops.TABLE[key]
+        entries.append(f"{json.dumps(key)}: {{f: function (x, a, b) {{ return {op.js}; }}, "
+                       f"d: function (x, a, b, out) {{ return {op.js_derivative}; }}}}")
+    constants = {"bceEpsilon": ops.BCE_EPSILON, "bceLogFloor": ops.BCE_LOG_FLOOR}
+    return (f"function chainruleOperations(F, Z) {{\n  return {{{', '.join(entries)}}};\n}}\n"
+            f"var chainruleConstants = {json.dumps(constants)};\n")
 
 
 def _svg(layout: Layout, uid: str) -> str:
@@ -145,7 +89,9 @@ class Explorer:
 
     def __init__(self, root: Value, depth: int | None = None, max_nodes: int | None = 500):
         self.layout = checked_layout("explore", root, "LR", depth, max_nodes, laid_out=True)
-        payload = json.dumps(_payload(self.layout), separators=(",", ":"), ensure_ascii=False)
+        data = _payload(self.layout)
+        self._operations = operations_script(sorted(data["rules"]))
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         self._uid = "cr" + hashlib.sha1(payload.encode()).hexdigest()[:8] + f"n{next(_serial)}"
         self._svg = _svg(self.layout, self._uid)
         self._payload = payload.replace("<", "\\u003c")  # inert inside <script>: no "</script>", no "<!--"
@@ -168,14 +114,22 @@ class Explorer:
                 '<button class="cr-last" title="last step (End)">▶|</button>'
                 '<input class="cr-slider" type="range" min="0" value="0" aria-label="step">'
                 '<button class="cr-fit" title="fit the whole graph">fit</button>'
+                '<label class="cr-train" title="move every parameter by −lr × grad">lr '
+                '<input class="cr-lr" type="text" value="0.1" size="4" aria-label="learning rate"></label>'
+                '<button class="cr-descend" title="move every parameter by −lr × grad and recompute">'
+                "gradient step</button>"
                 '<span class="cr-status"></span></div>'
                 f'<div class="cr-main"><div class="cr-view">{self._svg}</div>'
-                '<div class="cr-side"><div class="cr-step"></div><div class="cr-info">'
-                "Hover or click a node for its operation and derivative.</div></div></div>"
+                '<div class="cr-side"><div class="cr-step"></div>'
+                '<label class="cr-edit" hidden><span class="cr-edit-name"></span> = '
+                '<input class="cr-value" type="text" size="12" aria-label="value"></label>'
+                '<div class="cr-info">'
+                "Hover or click a node for its operation and derivative; click a leaf to change its value."
+                "</div></div></div>"
                 '<div class="cr-help">keys: → ← one step, Home / End first / last; drag to pan, '
-                "wheel (after a click in the drawing) or +/− to zoom</div>"
+                "wheel (after a click in the drawing) or +/− to zoom; click a leaf, type a number, Enter</div>"
                 f'<script type="application/json" class="cr-data">{self._payload}</script>'
-                f"<script>{script}\n;chainruleExplorer({json.dumps(self._uid)});</script></div>")
+                f"<script>{self._operations}{script}\n;chainruleExplorer({json.dumps(self._uid)});</script></div>")
 
     def html(self, title: str = "chainrule explorer") -> str:
         """A standalone page: no network request, everything inline."""
@@ -209,11 +163,23 @@ def explore(root: Value, *, depth: int | None = None, max_nodes: int | None = 50
     processes one node per step, showing on each edge to an operand "local × incoming =
     contribution" and each operand's gradient building up (``?`` until known). Controls:
     prev / next / play / a slider, keys ``→ ← Home End``; hover or click a node for its rule
-    of differentiation with the numbers put in. ``depth=k`` collapses modules below k levels
+    of differentiation with the numbers put in; click a leaf to type a new value (Enter), or
+    press "gradient step" to move every parameter by ``−lr × grad``: the page recomputes both
+    passes and shows the loss change. ``depth=k`` collapses modules below k levels
     into boxes; ``max_nodes`` (500) refuses larger pages (``GraphTooLarge``) before any work;
     ``max_nodes=None`` lifts it up to the 25,000 nodes a layout program finishes in time
     (``autograd.drawing.static.MAX_LAYOUT_NODES``), past which a page is refused too.
     Needs a Graphviz layout program (``pip install graphviz-pure``).
+
+    Scripting hook (for tests and embedding): each explorer on a page registers itself, in
+    page order, in ``window.chainrule.explorers``, as an object with ``nodes()``, a list of
+    ``{id, label, op, data, grad}`` (the current numbers; ``op`` is "" for a leaf), and
+    ``set(id, value)``, which changes a leaf as typing does and recomputes (an Error for an id
+    that is not a leaf, a value that is not a number, or an index that is not whole)::
+
+        const ex = window.chainrule.explorers[0];
+        ex.set("v0", 1.5);                               // ids as in nodes()
+        ex.nodes().find(n => n.id === "v0").grad         // d root / d v0 at the new value
 
     >>> from autograd import Value, explore
     >>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")

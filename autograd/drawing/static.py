@@ -100,6 +100,7 @@ class Layout:
         self.keys: dict[tuple[Any, ...], str] = {}  # chain of scopes -> cluster name, by first appearance
         self.names: dict[tuple[Any, ...], str] = {}
         self.group: dict[Value, tuple[Any, ...]] = {}
+        self._short: dict[Value, str] | None = None
         # operation nodes first, so clusters are numbered in the order the modules ran
         for v in [v for v in self.order if not v.is_leaf] + [v for v in self.order if v.is_leaf]:
             self.group[v] = self._cluster_of(v)
@@ -144,6 +145,18 @@ class Layout:
                                 f"within {graphviz_program.TIMEOUT} s (autograd.drawing.static.MAX_LAYOUT_NODES = "
                                 f"{MAX_LAYOUT_NODES:,}, whatever max_nodes says); {hint}explore a smaller part of the "
                                 "graph (a Value nearer the inputs)")
+
+    def name(self, v: Value) -> str:
+        """What the drawing and the explorer call ``v``: its caption, else a short id (``n3``,
+        numbered in the order the values were computed); "" for an unlabelled constant, which
+        is called by its number."""
+        caption = self.caption(v)
+        if caption or (v.is_constant and v.is_leaf):
+            return caption
+        if self._short is None:
+            unnamed = (u for u in self.order if not (u.is_constant and u.is_leaf) and not self.caption(u))
+            self._short = {u: f"n{k}" for k, u in enumerate(unnamed, start=1)}
+        return self._short[v]
 
     def caption(self, v: Value) -> str:
         """What a reader should call ``v``: its label, and "input", "prediction" or "loss"."""
@@ -296,7 +309,7 @@ class _Dot:
     def record(self, v: Value) -> dict[str, str]:
         kind = role(v)
         self.roles.add(kind)
-        caption = self.layout.caption(v)
+        caption = self.layout.name(v)
         parts = [caption] if caption else []
         parts.append(f"data {format(float(v.data), self.fmt)}")
         if self.show_grad and not v.is_constant:
