@@ -90,8 +90,9 @@ def topological_check_graph() -> Value:
 
 
 def check_order(order: Sequence[str]) -> None:
-    """``order`` must list the labels of ``topological_check_graph()`` so that every node comes
-    after all the nodes it is computed from (the order ``backward()`` walks in reverse)."""
+    """``order`` must list the labels of ``topological_check_graph()`` inputs first, so that every
+    node comes after all the nodes it is computed from (the order ``backward()`` walks in reverse).
+    The reverse, output first, is named as such: it is the other reading of the exercise."""
     nodes: dict[str, Value] = {}
     stack = [topological_check_graph()]
     while stack:
@@ -101,6 +102,9 @@ def check_order(order: Sequence[str]) -> None:
     if not isinstance(order, (list, tuple)) or sorted(order) != sorted(nodes):
         return _verdict(False, "", f"list each of {sorted(nodes)} exactly once; you gave {order!r}")
     place = {label: i for i, label in enumerate(order)}
+    if all(place[child.label] > place[label] for label, v in nodes.items() for child in v.children):
+        return _verdict(False, "", "that is the order backward() processes them in (e first); "
+                                   "list them the other way round, inputs first")
     for label, v in nodes.items():
         for child in v.children:
             if place[child.label] > place[label]:

@@ -76,6 +76,12 @@ def test_every_valid_order_is_accepted(order):
     assert _verdict(f"order = {order!r}", "from nn import exercises\nexercises.check_order(order)").startswith("right")
 
 
+@pytest.mark.parametrize("order", [["e", "d", "c", "b", "a"], ["e", "d", "c", "a", "b"]])
+def test_the_order_backward_processes_is_refused_as_reversed(order):
+    verdict = _verdict(f"order = {order!r}", "from nn import exercises\nexercises.check_order(order)")
+    assert verdict.startswith("not yet: ") and "other way round, inputs first" in verdict
+
+
 @pytest.mark.parametrize("rate, verdict", [(0.05, "not yet"), (0.5, "right"), (1.0, "right"), (1.5, "not yet")])
 def test_learning_rates_too_small_and_too_large_are_both_refused(rate, verdict):
     assert _verdict(f"from nn import exercises\nexercises.check_learning_rate({rate!r})").startswith(verdict)
