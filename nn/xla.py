@@ -11,8 +11,8 @@ Python runs a step itself (the NumPy replay of ``CompiledSteps``) where it must:
 first two checks, which trace the model again on samples of the batch, and the first step of
 an optimizer whose state starts empty (SGD's momentum buffer). The jitted epoch still has the
 same shape then (those batches are passed through unchanged), so it compiles once per fit. An
-epoch that meets a bad class index, an output ``BCELoss`` refuses, or numbers near overflow
-(where XLA's order of adding could give inf where eager's gives a finite number) is run again
+epoch that meets a bad class index, an output ``BCELoss`` refuses, an inf or a nan, or numbers
+near overflow (where XLA's order of adding could give inf where eager's gives a finite number) is run again
 batch by batch the NumPy way, which raises eager's error or computes those steps eagerly. So
 ``compile="jax"`` gives eager's numbers to rounding, as ``compile=True`` does.
 """
@@ -25,7 +25,8 @@ from contextlib import nullcontext
 from typing import Any
 
 from autograd import CompileError
-from autograd.compiled.xla import JaxProgram, _tame_jitted, jax_modules
+from autograd.compiled.xla import JaxProgram, jax_modules
+from autograd.compiled.xla import tame as tame_numbers
 
 from .compiled import CompiledSteps
 from .losses import BCELoss, Loss
@@ -129,7 +130,7 @@ def _jit_epoch(jax: Any, program: JaxProgram, optimizer: Optimizer, probabilitie
         delta, state = rule.rule(jnp.sqrt, theta, grads, state)
         if probabilities:
             bad = bad | jnp.any(~((aux >= 0.0) & (aux <= 1.0)))
-        tame = tame & _tame_jitted(jax, [grads])
+        tame = tame & tame_numbers(jnp, [grads])
         return (theta - delta, state, steps + 1), grads, (value, aux, bad, tame)
 
     def epoch(theta: Any, state: Any, steps: Any, lr: Any, captured: Any, X: Any, T: Any, full: Any, last: Any) -> Any:

@@ -14,8 +14,8 @@ numbers equal eager's to rounding (the compile contract: 1e-9 relative over a fi
 bit; XLA's exp, log and tanh may differ from the C library's in the last bit; and XLA on CPU
 flushes subnormal numbers (below 2.2e-308) to zero. So, as with a batch replay
 (``sums.TAME``), a call whose numbers come near overflow (where the order of adding could
-decide between inf and a finite number), or whose parameters, inputs or constants are
-subnormal, is computed eagerly instead (a result that underflows into the subnormal range
+decide between inf and a finite number) or hold an inf or a nan, or whose parameters, inputs or
+constants are subnormal, is computed eagerly instead (a result that underflows into the subnormal range
 inside the program becomes 0). A bad ``pick`` or ``nll`` index raises ``PickIndexError``
 after the call (a jitted function cannot raise).
 
@@ -232,7 +232,7 @@ class JaxProgram:
         value = jnp.mean(jnp.broadcast_to(root, column)) if column else root
         aux = None if program.aux is None else slots.read(program.aux[1])
         bad = jnp.any(jnp.array(f.bad)) if f.bad else jnp.array(False)
-        return value, (aux, bad, _tame_jitted(self.jax, slots.blocks))
+        return value, (aux, bad, tame(jnp, slots.blocks))
 
     def _group(self, f: JaxArrays, g: Group, slots: _Slots) -> Any:
         rows = slots.read(g.operands.T)  # (arity, nodes[, samples])
@@ -265,25 +265,16 @@ class JaxProgram:
 
     def __call__(self, params: Any, inputs: Any, captured: Any) -> tuple[float, Any, Any, bool, bool]:
         with self.jax.enable_x64(True):
-            (value, (aux, bad, tame)), grads = self.call(params, inputs, captured)
+            (value, (aux, bad, ok)), grads = self.call(params, inputs, captured)
             return (float(value), np.asarray(grads), None if aux is None else np.asarray(aux), bool(bad),
-                    bool(tame) and _tame(np, [np.asarray(grads)]))
+                    bool(ok) and bool(np.abs(grads).max(initial=0.0) < TAME))
 
 
-def _tame(xp: Any, arrays: list[Any]) -> Any:
-    """Whether every finite number of ``arrays`` is below ``TAME`` (see ``sums``)."""
-    tame = True
-    for a in arrays:
-        tame = tame & xp.all(xp.where(xp.isfinite(a), xp.abs(a) < TAME, True))
-    return tame
-
-
-def _tame_jitted(jax: Any, arrays: list[Any]) -> Any:
-    """``_tame`` inside a jitted function: the largest magnitude of each array first (one pass;
-    nan and inf fail it), the finite numbers looked at only when that fails (``lax.cond``)."""
-    jnp = jax.numpy
-    quick = jnp.all(jnp.array([jnp.max(jnp.abs(a), initial=0.0) < TAME for a in arrays]))
-    return jax.lax.cond(quick, lambda: jnp.array(True), lambda: _tame(jnp, arrays))
+def tame(jnp: Any, arrays: list[Any]) -> Any:
+    """Whether every number of ``arrays`` is finite and below ``TAME`` (see ``sums``), inside a
+    jitted function: one pass over each array. A call with an inf or a nan is not tame either,
+    and is computed the NumPy way (whose check tells the finite numbers apart) or eagerly."""
+    return jnp.all(jnp.array([jnp.max(jnp.abs(a), initial=0.0) < TAME for a in arrays]))
 
 
 def subnormal(*arrays: Any) -> bool:
