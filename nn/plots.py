@@ -192,12 +192,14 @@ def decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[int]
                       xlabel: str = "x0", ylabel: str = "x1", *,
                       test: tuple[Sequence[Sequence[float]], Sequence[int]] | None = None,
                       scale: Sequence[float] = (1.0, 1.0), title: str = "Decision boundary",
-                      colorbar: bool = True) -> Any:
+                      colorbar: bool = True, held_out: str = "test") -> Any:
     """Shade the plane by the model's predicted probability and put the 2-D samples on it.
 
     Two classes: blue where the model says class 0, red where it says class 1, paler where it
     is unsure, and a black line where it is 50/50. More classes: each region in its class's
-    colour. Training samples are circles; ``test=(X_test, y_test)`` adds them as triangles.
+    colour. Training samples are circles; ``test=(X_test, y_test)`` adds held-out samples as
+    triangles, labelled ``held_out`` in the legend (what they are called where they come from,
+    e.g. ``"validation"``).
     The grid covers every sample with a margin. ``scale`` multiplies the model's inputs into
     the units on the axes (e.g. ``(10, 50)`` for inputs given in tens of kg and fifties of
     cm, with ``xlabel="weight (kg)"``): the model is still asked about its own units.
@@ -211,7 +213,7 @@ def decision_boundary(model: Any, X: Sequence[Sequence[float]], y: Sequence[int]
     n_classes = _shade(ax, grid_x, grid_y, probs, class_names, colorbar)
     sets = [("train" if test is not None else "", X, y, TRAIN_MARKER, 16)]
     if test is not None:
-        sets.append(("test", test[0], test[1], TEST_MARKER, 30))
+        sets.append((held_out, test[0], test[1], TEST_MARKER, 30))
     for kind, xs, ys, marker, size in sets:
         _samples(ax, xs, ys, class_names, n_classes, (sx, sy), kind=kind, marker=marker, size=size)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel=xlabel, ylabel=ylabel, title=title)
@@ -345,7 +347,8 @@ class LiveView:
 
         self.epochs, self.model, self.X, self.y, self.validation = epochs, model, X, y, validation
         self.min_interval = min_interval
-        self.boundary = {"resolution": resolution, "title": "what the model says now", **(boundary or {})}
+        self.boundary = {"resolution": resolution, "title": "what the model says now", "held_out": "validation",
+                         **(boundary or {})}  # the held-out samples are fit's validation data
         self.clock = clock or time.monotonic
         self.last = -math.inf
         self.cost = 0.0  # seconds the last drawing took

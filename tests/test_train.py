@@ -283,6 +283,19 @@ def test_decision_boundary_covers_every_sample_and_tells_train_from_test():
     assert ax.get_xlabel() == "weight (kg)"
 
 
+def test_decision_boundary_names_the_held_out_samples_as_told_and_the_live_view_calls_them_validation():
+    pytest.importorskip("matplotlib")
+    random.seed(0)
+    X, y = nn.data.xor(n=40)
+    model = nn.MLP(2, [4, 2], activation="tanh")
+    ax = plots.decision_boundary(model, X[:30], y[:30], test=(X[30:], y[30:]), held_out="validation", resolution=10)
+    assert {label for label, *_ in _points(ax)} == {"0 (train)", "1 (train)", "0 (validation)", "1 (validation)"}
+    h = nn.fit(model, X[:30], y[:30], nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=1,
+               progress=False, validation=(X[30:], y[30:]))
+    boundary = plots.LiveView(10, model, X[:30], y[:30], validation=(X[30:], y[30:])).figure(h).axes[1]
+    assert {label for label, *_ in _points(boundary)} == {"0 (train)", "1 (train)", "0 (validation)", "1 (validation)"}
+
+
 def test_probabilities_follow_the_model_kind():
     from autograd import Value
 
